@@ -1,0 +1,38 @@
+"""Build the Cython kernels: every ext/<stem>.pyx becomes xband._ext.<stem>.
+
+Everything else about the package lives in pyproject.toml; this file only lists the
+extensions, their compiler flags and the Cython directives (set once, here).
+"""
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "nonecheck": False,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension(
+        f"xband._ext.{pyx.stem}",
+        [str(pyx.relative_to(HERE))],
+        include_dirs=[np.get_include(), "ext"],
+        extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for pyx in sorted((HERE / "ext").glob("*.pyx"))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions, compiler_directives=DIRECTIVES, include_path=["ext"], quiet=True
+    )
+)
