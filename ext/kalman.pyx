@@ -1,0 +1,303 @@
+# cython: language_level=3
+"""Batched Kalman / EKF kernels over arrays of tracks. Twin: xband/reference/kalman.py
+(equations, conventions and status codes are documented there).
+
+Each `def` validates nothing (the stage modules do) and only releases the GIL around a
+`cdef ... noexcept nogil` body over typed memoryviews; per-track work uses stack buffers.
+"""
+from libc.math cimport atan2, sqrt, isfinite, nearbyint, INFINITY, NAN
+
+from _linalg cimport MAXD, mat_mul, mat_mul_bt, symmetrize, cholesky, chol_solve
+
+cdef double TWO_PI = 6.283185307179586
+
+cdef enum:
+    MAXM = 4
+    UPDATED = 0
+    SKIP_NONFINITE = 1
+    SKIP_SINGULAR = 2
+
+
+cdef inline double wrap_angle(double a) noexcept nogil:
+    return a - TWO_PI * nearbyint(a / TWO_PI)
+
+
+# ---------------------------------------------------------------- predict
+cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
+                      const double[:, ::1] Q) noexcept nogil:
+    cdef Py_ssize_t n = x.shape[0], t
+    cdef int d = <int>x.shape[1], i, j, l
+    cdef double xs[MAXD]
+    cdef double FP[MAXD * MAXD]
+    cdef double FPF[MAXD * MAXD]
+    cdef double s
+    for t in range(n):
+        for i in range(d):
+            s = 0.0
+            for l in range(d):
+                s += F[i, l] * x[t, l]
+            xs[i] = s
+        for i in range(d):
+            x[t, i] = xs[i]
+        # FP = F P
+        mat_mul(&F[0, 0], &P[t, 0, 0], FP, d, d, d)
+        # P = sym(FP Fᵀ + Q)
+        for i in range(d):
+            for j in range(d):
+                s = Q[i, j]
+                for l in range(d):
+                    s += FP[i * d + l] * F[j, l]
+                FPF[i * d + j] = s
+        for i in range(d):
+            for j in range(i, d):
+                s = 0.5 * (FPF[i * d + j] + FPF[j * d + i])
+                P[t, i, j] = s
+                P[t, j, i] = s
+
+
+def kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
+               const double[:, ::1] Q):
+    """x (n, d), P (n, d, d) ← prediction through F (d, d), Q (d, d), in place."""
+    with nogil:
+        _kf_predict(x, P, F, Q)
+
+
+# ---------------------------------------------------------------- update core
+cdef int _joseph(double* x, double* P, const double* y, const double* H, const double* R,
+                 int d, int m, double* nis) noexcept nogil:
+    """One Joseph-form update on row buffers; returns UPDATED or SKIP_SINGULAR."""
+    cdef double PHt[MAXD * MAXM]
+    cdef double S[MAXM * MAXM]
+    cdef double L[MAXM * MAXM]
+    cdef double K[MAXD * MAXM]
+    cdef double w[MAXM]
+    cdef double row[MAXM]
+    cdef double IKH[MAXD * MAXD]
+    cdef double T[MAXD * MAXD]
+    cdef double KR[MAXD * MAXM]
+    cdef int i, j, l
+    cdef double s
+    mat_mul_bt(P, H, PHt, d, d, m)              # PHt = P Hᵀ   (d×m)
+    mat_mul(H, PHt, S, m, d, m)                 # S = H P Hᵀ
+    for i in range(m * m):
+        S[i] += R[i]                            # + R
+    symmetrize(S, m)
+    if cholesky(S, L, m) != 0:
+        return SKIP_SINGULAR
+    for i in range(m):
+        w[i] = y[i]
+    chol_solve(L, w, m)                         # w = S⁻¹ y
+    s = 0.0
+    for i in range(m):
+        s += y[i] * w[i]
+    nis[0] = s
+    for i in range(d):                          # K = P Hᵀ S⁻¹, row by row (S symmetric)
+        for j in range(m):
+            row[j] = PHt[i * m + j]
+        chol_solve(L, row, m)
+        for j in range(m):
+            K[i * m + j] = row[j]
+    for i in range(d):                          # x ← x + K y
+        s = 0.0
+        for j in range(m):
+            s += K[i * m + j] * y[j]
+        x[i] += s
+    mat_mul(K, H, IKH, d, m, d)                 # IKH = I − K H
+    for i in range(d * d):
+        IKH[i] = -IKH[i]
+    for i in range(d):
+        IKH[i * d + i] += 1.0
+    mat_mul(IKH, P, T, d, d, d)                 # T = (I − KH) P
+    mat_mul(K, R, KR, d, m, m)                  # KR = K R
+    for i in range(d):                          # P = T (I − KH)ᵀ + K R Kᵀ
+        for j in range(i, d):
+            s = 0.0
+            for l in range(d):
+                s += T[i * d + l] * IKH[j * d + l]
+            for l in range(m):
+                s += KR[i * m + l] * K[j * m + l]
+            P[i * d + j] = s
+            P[j * d + i] = s
+    return UPDATED
+
+
+# ---------------------------------------------------------------- linear update
+cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
+                     const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
+                     signed char[::1] status) noexcept nogil:
+    cdef Py_ssize_t n = x.shape[0], t
+    cdef int d = <int>x.shape[1], m = <int>z.shape[1], i, j
+    cdef double y[MAXM]
+    cdef double s
+    cdef bint ok
+    for t in range(n):
+        ok = True
+        for i in range(m):
+            if not isfinite(z[t, i]):
+                ok = False
+            for j in range(m):
+                if not isfinite(R[t, i, j]):
+                    ok = False
+        if not ok:
+            nis[t] = NAN
+            status[t] = SKIP_NONFINITE
+            continue
+        for i in range(m):
+            s = z[t, i]
+            for j in range(d):
+                s -= H[i, j] * x[t, j]
+            y[i] = s
+        status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m, &nis[t])
+        if status[t] != UPDATED:
+            nis[t] = NAN
+
+
+def kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
+              const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
+              signed char[::1] status):
+    """Linear update of every row: z (n, m), H (m, d), R (n, m, m); x, P in place;
+    nis (n,), status (n,) int8 written."""
+    with nogil:
+        _kf_update(x, P, z, H, R, nis, status)
+
+
+# ---------------------------------------------------------------- spherical EKF
+cdef void _sph_measure(const double* xi, int d, double* h, double* H) noexcept nogil:
+    """h (4) and Jacobian H (4×d) of (r, az, el, ṙ) at state xi."""
+    cdef double px = xi[0], py = xi[1], pz = xi[2], vx = xi[3], vy = xi[4], vz = xi[5]
+    cdef double rho2 = px * px + py * py
+    cdef double rho = sqrt(rho2)
+    cdef double r2 = rho2 + pz * pz
+    cdef double r = sqrt(r2)
+    cdef double pv = px * vx + py * vy + pz * vz
+    cdef int i
+    for i in range(4 * d):
+        H[i] = 0.0
+    h[0] = r
+    h[1] = atan2(px, py)
+    h[2] = atan2(pz, rho)
+    h[3] = pv / r if r > 0.0 else 0.0
+    if r > 0.0:
+        H[0] = px / r; H[1] = py / r; H[2] = pz / r
+        H[3 * d + 0] = vx / r - pv * px / (r2 * r)
+        H[3 * d + 1] = vy / r - pv * py / (r2 * r)
+        H[3 * d + 2] = vz / r - pv * pz / (r2 * r)
+        H[3 * d + 3] = px / r; H[3 * d + 4] = py / r; H[3 * d + 5] = pz / r
+        if rho > 0.0:
+            H[d + 0] = py / rho2
+            H[d + 1] = -px / rho2
+            H[2 * d + 0] = -pz * px / (rho * r2)
+            H[2 * d + 1] = -pz * py / (rho * r2)
+            H[2 * d + 2] = rho / r2
+
+
+cdef int _select(const double[:, ::1] z, const double[:, :, ::1] R, Py_ssize_t k,
+                 int* sel) noexcept nogil:
+    """Usable components of measurement k (finite z and finite R among them); count or 0."""
+    cdef int m = 0, a, b
+    for a in range(4):
+        if isfinite(z[k, a]) and isfinite(R[k, a, a]):
+            sel[m] = a
+            m += 1
+    for a in range(m):
+        for b in range(m):
+            if not isfinite(R[k, sel[a], sel[b]]):
+                return 0
+    return m
+
+
+cdef void _gather(const double[:, ::1] z, const double[:, :, ::1] R, Py_ssize_t k,
+                  const int* sel, int m, const double* h, const double* Hf, int d,
+                  double* y, double* Hs, double* Rs) noexcept nogil:
+    """Reduced innovation y, Jacobian Hs (m×d) and covariance Rs (m×m) of measurement k."""
+    cdef int a, b, c
+    for a in range(m):
+        c = sel[a]
+        y[a] = z[k, c] - h[c]
+        if c == 1:
+            y[a] = wrap_angle(y[a])
+        for b in range(d):
+            Hs[a * d + b] = Hf[c * d + b]
+        for b in range(m):
+            Rs[a * m + b] = R[k, c, sel[b]]
+
+
+cdef void _ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
+                          const double[:, ::1] z, const double[:, :, ::1] R, double[::1] nis,
+                          signed char[::1] status) noexcept nogil:
+    cdef Py_ssize_t k, i
+    cdef int d = <int>x.shape[1], m
+    cdef int sel[4]
+    cdef double h[4]
+    cdef double Hf[4 * MAXD]
+    cdef double Hs[4 * MAXD]
+    cdef double Rs[16]
+    cdef double y[4]
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        m = _select(z, R, k, sel)
+        if m == 0:
+            nis[k] = NAN
+            status[k] = SKIP_NONFINITE
+            continue
+        _sph_measure(&x[i, 0], d, h, Hf)
+        _gather(z, R, k, sel, m, h, Hf, d, y, Hs, Rs)
+        status[k] = _joseph(&x[i, 0], &P[i, 0, 0], y, Hs, Rs, d, m, &nis[k])
+        if status[k] != UPDATED:
+            nis[k] = NAN
+
+
+def ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
+                   const double[:, ::1] z, const double[:, :, ::1] R, double[::1] nis,
+                   signed char[::1] status):
+    """EKF update of rows x[idx[k]] with spherical z[k] (4,), R[k] (4, 4); in place;
+    nis (k,), status (k,) int8 written. See the reference for the conventions."""
+    with nogil:
+        _ekf_update_sph(x, P, idx, z, R, nis, status)
+
+
+cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
+                    const double[:, :, ::1] R, double[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t k, i
+    cdef int d = <int>x.shape[1], m, a, b
+    cdef int sel[4]
+    cdef double h[4]
+    cdef double Hf[4 * MAXD]
+    cdef double Hs[4 * MAXD]
+    cdef double HP[4 * MAXD]
+    cdef double Rs[16]
+    cdef double S[16]
+    cdef double L[16]
+    cdef double y[4]
+    cdef double w[4]
+    cdef double s
+    for k in range(z.shape[0]):
+        m = _select(z, R, k, sel)
+        for i in range(x.shape[0]):
+            if m == 0:
+                out[i, k] = INFINITY
+                continue
+            _sph_measure(&x[i, 0], d, h, Hf)
+            _gather(z, R, k, sel, m, h, Hf, d, y, Hs, Rs)
+            mat_mul(Hs, &P[i, 0, 0], HP, m, d, d)
+            mat_mul_bt(HP, Hs, S, m, d, m)
+            for a in range(m * m):
+                S[a] += Rs[a]
+            symmetrize(S, m)
+            if cholesky(S, L, m) != 0:
+                out[i, k] = INFINITY
+                continue
+            for a in range(m):
+                w[a] = y[a]
+            chol_solve(L, w, m)
+            s = 0.0
+            for a in range(m):
+                s += y[a] * w[a]
+            out[i, k] = s
+
+
+def sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
+             const double[:, :, ::1] R, double[:, ::1] out):
+    """out (n_tracks, n_dets) ← NIS of every track/detection pair (+inf where unusable)."""
+    with nogil:
+        _sph_gate(x, P, z, R, out)

@@ -1,0 +1,96 @@
+"""Kernel backend selection: compiled ``xband._ext.<stem>`` or numpy ``xband.reference.<stem>``.
+
+``XBAND_KERNELS`` chooses, read once at first use (``set_backend`` changes it later):
+
+* ``auto`` (default): the compiled kernels; if any is missing, every stage uses the numpy
+  references and one loud warning names the build command.
+* ``cython``: a missing compiled kernel is a ``KernelError`` (make test, CI and benches).
+* ``reference``: force the numpy twins.
+
+The two twins of a stem have the same function names, argument order and output semantics
+(tests/kernels/test_parity.py checks it), so a stage calls ``get("kalman").kf_predict(...)``
+and does not care which one runs.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from types import ModuleType
+
+from .errors import ConfigError, KernelError
+
+#: Every kernel stem: ext/<stem>.pyx and src/xband/reference/<stem>.py.
+STEMS = ("coords", "kalman", "guidance", "engage")
+MODES = ("auto", "cython", "reference")
+BUILD_HINT = "make build  (or: pip install -e . — needs Cython>=3, numpy and a C compiler)"
+
+_state: dict = {"mode": None, "backend": None, "mods": {}}
+
+
+def _load_compiled(stem: str) -> ModuleType:
+    return importlib.import_module(f"xband._ext.{stem}")
+
+
+def _resolve(mode: str) -> str:
+    if mode == "reference":
+        return "reference"
+    missing = []
+    for stem in STEMS:
+        try:
+            _load_compiled(stem)
+        except ImportError as exc:
+            missing.append(f"{stem} ({exc})")
+    if not missing:
+        return "cython"
+    if mode == "cython":
+        raise KernelError(
+            "XBAND_KERNELS=cython but compiled kernels are missing: "
+            + "; ".join(missing) + f". Build them with: {BUILD_HINT}"
+        )
+    warnings.warn(
+        "\n" + "!" * 72 + "\nxband: compiled kernels not built ("
+        + ", ".join(m.split(" ")[0] for m in missing)
+        + ");\nfalling back to the SLOW numpy reference kernels.\nBuild them with: "
+        + BUILD_HINT + "\n" + "!" * 72,
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return "reference"
+
+
+def set_backend(mode: str | None = None) -> str:
+    """Select the backend (``auto``/``cython``/``reference``; None rereads XBAND_KERNELS).
+
+    Returns the backend in force: ``"cython"`` or ``"reference"``.
+    """
+    if mode is None:
+        mode = os.environ.get("XBAND_KERNELS", "auto").strip().lower() or "auto"
+    if mode not in MODES:
+        raise ConfigError(f"XBAND_KERNELS={mode!r}: expected one of {', '.join(MODES)}")
+    _state["mode"] = mode
+    _state["backend"] = _resolve(mode)
+    _state["mods"] = {}
+    return _state["backend"]
+
+
+def backend() -> str:
+    """The backend in force: ``"cython"`` (compiled) or ``"reference"`` (numpy)."""
+    if _state["backend"] is None:
+        set_backend()
+    return _state["backend"]
+
+
+def get(stem: str) -> ModuleType:
+    """The kernel module for ``stem`` on the backend in force."""
+    mods = _state["mods"]
+    mod = mods.get(stem)
+    if mod is None:
+        if stem not in STEMS:
+            raise KernelError(f"unknown kernel stem {stem!r}; known: {', '.join(STEMS)}")
+        if backend() == "cython":
+            mod = _load_compiled(stem)
+        else:
+            mod = importlib.import_module(f"xband.reference.{stem}")
+        mods[stem] = mod
+    return mod

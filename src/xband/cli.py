@@ -1,0 +1,166 @@
+"""The ``xband`` command line.
+
+Subcommands: ``demo`` (the built-in default engagement) and ``run SCENARIO.toml``. Each
+prints a readable summary, or with ``--json`` one JSON object on stdout. Errors print one
+line ``xband: error: …`` on stderr and exit with status 2 (1 for an interrupted run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import XbandError
+
+EXIT_ERROR = 2
+
+
+def _clean(obj):
+    """JSON-safe copy: non-finite floats become null, numpy scalars plain Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--out", metavar="DIR", default="xband-out",
+                   help="directory for the plot and the recording (default: %(default)s)")
+    p.add_argument("--record", metavar="PATH", help="recording path (default: DIR/NAME.xrec)")
+    p.add_argument("--no-record", action="store_true", help="do not write a recording")
+    p.add_argument("--plot", metavar="PATH", help="plot path (default: DIR/NAME.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.add_argument("--seed", type=int, help="override [scenario] seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="xband",
+        description="Pulse-Doppler radar → tracks → intercept guidance, in simulation and "
+                    "in the loop with hardware.")
+    ap.add_argument("--version", action="version", version=f"xband {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("demo", help="run the built-in default engagement end to end")
+    _add_run_flags(p)
+    p = sub.add_parser("run", help="run the engagement of a scenario file (TOML)")
+    p.add_argument("scenario", metavar="SCENARIO.toml")
+    _add_run_flags(p)
+    p = sub.add_parser("scenario", help="print the default scenario or describe every key")
+    p.add_argument("--describe", action="store_true", help="every key with type and range")
+    return ap
+
+
+def _header(sc, backend: str, argv) -> dict:
+    import numpy
+
+    return {"scenario_name": sc.scenario.name, "scenario_source": sc.source,
+            "scenario_toml": sc.text, "seed": sc.scenario.seed, "backend": backend,
+            "xband_version": __version__, "numpy_version": numpy.__version__,
+            "python_version": platform.python_version(), "argv": list(argv),
+            "created_unix_s": time.time()}
+
+
+def _run(sc, args, argv) -> int:
+    from . import _kernels, pipeline
+
+    if args.seed is not None:
+        from dataclasses import replace
+
+        if args.seed < 0:
+            raise XbandError(f"--seed: must be >= 0, got {args.seed}")
+        sc = replace(sc, scenario=replace(sc.scenario, seed=args.seed))
+    backend = _kernels.backend()
+    out = Path(args.out)
+    name = sc.scenario.name
+    rec_path = None if args.no_record else Path(args.record or out / f"{name}.xrec")
+    plot_path = None if args.no_plot else Path(args.plot or out / f"{name}.png")
+    recorder = None
+    if rec_path is not None:
+        from .io.recording import RecordingWriter
+
+        rec_path.parent.mkdir(parents=True, exist_ok=True)
+        recorder = RecordingWriter(rec_path, _header(sc, backend, argv), overwrite=True)
+    t0 = time.perf_counter()
+    try:
+        result = pipeline.run(sc, recorder=recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.close({"end": True, "status": "interrupted"})
+        raise
+    wall = time.perf_counter() - t0
+    if recorder is not None:
+        recorder.close({"end": True, "status": result.status,
+                        "miss_distance_m": result.miss_distance_m,
+                        "t_closest_s": result.t_closest_s})
+    if plot_path is not None:
+        from . import plots
+
+        plots.engagement(result, plot_path,
+                         f"xband — {name}: {sc.guidance.law.upper()} N′={sc.guidance.nav_ratio}"
+                         f" on {sc.guidance.on}")
+    outputs = {"recording": str(rec_path) if rec_path else None,
+               "plot": str(plot_path) if plot_path else None}
+    if args.json:
+        doc = result.to_json()
+        doc.update(wall_seconds=wall, outputs=outputs)
+        print(json.dumps(_clean(doc), indent=None, sort_keys=False))
+        return 0
+    s = result.summary
+    print(f"xband {args.command} — scenario '{name}' ({sc.source}), seed {sc.scenario.seed}, "
+          f"kernels: {result.backend}")
+    print(f"  chain     : truth+noise measurements → EKF/GNN tracker → {sc.guidance.law.upper()} "
+          f"N′={sc.guidance.nav_ratio:g} on {sc.guidance.on} → interceptor "
+          f"(τ={sc.interceptor.time_constant_s:g} s, |a|≤{sc.interceptor.accel_limit_mps2:g} m/s²)")
+    print(f"  result    : {result.status}; miss distance {result.miss_distance_m:.3f} m "
+          f"at t = {result.t_closest_s:.4f} s")
+    print(f"  radar     : {s['scans']} scans, {s['detections']} detections "
+          f"(targets + false alarms)")
+    print(f"  tracker   : {s['tracks_confirmed']} confirmed, {s['tracks_deleted']} deleted, "
+          f"designated track {s['designated_track']}")
+    print(f"  guidance  : {s['commands']} commands, {s['saturated_commands']} saturated, "
+          f"peak {s['max_accel_cmd']:.1f} m/s²")
+    print(f"  wall time : {wall:.3f} s for {result.t_closest_s:.2f} s simulated")
+    print()
+    print("\n".join("  " + line for line in result.timer.table().splitlines()))
+    print()
+    for k, v in outputs.items():
+        if v:
+            print(f"  wrote {k}: {v}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "scenario":
+            from .config import default_scenario_text, describe
+
+            print(describe() if args.describe else default_scenario_text(), end="\n")
+            return 0
+        from .config import default_scenario, load_scenario
+
+        sc = default_scenario() if args.command == "demo" else load_scenario(args.scenario)
+        return _run(sc, args, argv)
+    except XbandError as exc:
+        print(f"xband: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("xband: interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

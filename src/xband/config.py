@@ -1,0 +1,259 @@
+"""Scenario files: TOML → validated, frozen dataclasses.
+
+A scenario describes the radar, targets, interceptor, guidance, tracker, rates and seed of a
+run (see examples/default.toml, which is the scenario ``xband demo`` runs). Every key is
+checked: an unknown key, a wrong type or an out-of-range value raises ``ConfigError`` with
+one line naming the file, the table and the key, e.g.::
+
+    scenario.toml: [guidance] nav_ration: unknown key (expected one of: law, nav_ratio, on)
+
+Units are SI (m, s, rad, m/s, m/s², Hz); names carry the unit as a suffix.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+VEC3 = "vec3"
+
+
+def _f(default, lo=None, hi=None, *, lo_open=False, kind=float, choices=None, doc=""):
+    """A scenario field with its type, range and documentation."""
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "kind": kind, "choices": choices, "doc": doc}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    name: str = _f("default", kind=str, doc="a name for summaries and recordings")
+    seed: int = _f(20261129, 0, 2**63 - 1, kind=int, doc="root seed of every random stream")
+    duration_s: float = _f(30.0, 0.0, 3600.0, lo_open=True, doc="time limit of the run")
+
+
+@dataclass(frozen=True)
+class Rates:
+    radar_hz: float = _f(20.0, 0.0, 10000.0, lo_open=True, doc="scan (CPI) rate")
+    guidance_hz: float = _f(100.0, 0.0, 10000.0, lo_open=True, doc="guidance command rate")
+    plant_hz: float = _f(1000.0, 0.0, 1e6, lo_open=True, doc="integration rate of the plant")
+
+
+@dataclass(frozen=True)
+class Radar:
+    sigma_range_m: float = _f(5.0, 0.0, 1e4, lo_open=True)
+    sigma_azimuth_rad: float = _f(1e-3, 0.0, 1.0, lo_open=True)
+    sigma_elevation_rad: float = _f(1e-3, 0.0, 1.0, lo_open=True)
+    sigma_range_rate_mps: float = _f(1.0, 0.0, 1e3, lo_open=True)
+    p_detection: float = _f(0.95, 0.0, 1.0, doc="probability a target is detected per scan")
+    false_alarms_per_scan: float = _f(2.0, 0.0, 1e4, doc="mean Poisson count of clutter plots")
+    max_range_m: float = _f(30000.0, 0.0, 1e7, lo_open=True, doc="instrumented range")
+    snr_ref_db: float = _f(20.0, -50.0, 100.0,
+                           doc="SNR of a 1 m² target at 10 km; scales as RCS/R⁴")
+
+
+@dataclass(frozen=True)
+class Target:
+    position_m: list = _f([6000.0, 9000.0, 3000.0], kind=VEC3)
+    velocity_mps: list = _f([-120.0, -230.0, 0.0], kind=VEC3)
+    maneuver_accel_mps2: list = _f([0.0, 0.0, 0.0], kind=VEC3,
+                                   doc="constant acceleration from maneuver_start_s on")
+    maneuver_start_s: float = _f(0.0, 0.0, 3600.0)
+    rcs_m2: float = _f(1.0, 0.0, 1e6, lo_open=True)
+
+
+@dataclass(frozen=True)
+class Interceptor:
+    position_m: list = _f([0.0, 0.0, 0.0], kind=VEC3)
+    speed_mps: float = _f(600.0, 0.0, 1e4, lo_open=True)
+    heading_error_rad: float = _f(0.2, -math.pi / 2, math.pi / 2,
+                                  doc="launch heading off the collision course, about the vertical")
+    time_constant_s: float = _f(0.2, 0.0, 10.0, doc="first-order flight-control lag (0: none)")
+    accel_limit_mps2: float = _f(300.0, 0.0, 1e4, lo_open=True)
+    target: int = _f(0, 0, 1000, kind=int, doc="index into [[targets]] of the one to engage")
+
+
+@dataclass(frozen=True)
+class Guidance:
+    law: str = _f("tpn", kind=str, choices=("pn", "tpn"), doc="pure (pn) or true (tpn) PN")
+    nav_ratio: float = _f(4.0, 0.0, 20.0, lo_open=True, doc="effective navigation ratio N′")
+    on: str = _f("track", kind=str, choices=("truth", "noisy", "track"),
+                 doc="what guidance sees: truth, truth plus radar noise, or the tracker")
+
+
+@dataclass(frozen=True)
+class Tracker:
+    process_noise: float = _f(50.0, 0.0, 1e8, lo_open=True,
+                              doc="q, PSD of the white-noise acceleration (m²/s³)")
+    gate_probability: float = _f(0.9999, 0.5, 1.0, lo_open=False)
+    confirm_m: int = _f(3, 1, 100, kind=int)
+    confirm_n: int = _f(4, 1, 100, kind=int)
+    delete_misses: int = _f(5, 1, 1000, kind=int, doc="consecutive misses that delete a track")
+    init_speed_sigma_mps: float = _f(300.0, 0.0, 1e5, lo_open=True,
+                                     doc="velocity σ of a new track (m/s)")
+    delete_sigma_m: float = _f(2000.0, 0.0, 1e7, lo_open=True,
+                               doc="delete a track whose position σ grows beyond this")
+
+
+_SECTIONS = {
+    "scenario": ScenarioInfo, "rates": Rates, "radar": Radar, "interceptor": Interceptor,
+    "guidance": Guidance, "tracker": Tracker,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole run: every table of the TOML file, validated. ``source`` names the file."""
+
+    scenario: ScenarioInfo = field(default_factory=ScenarioInfo)
+    rates: Rates = field(default_factory=Rates)
+    radar: Radar = field(default_factory=Radar)
+    targets: tuple = (Target(),)
+    interceptor: Interceptor = field(default_factory=Interceptor)
+    guidance: Guidance = field(default_factory=Guidance)
+    tracker: Tracker = field(default_factory=Tracker)
+    source: str = "<default>"
+    text: str = ""
+
+    def to_dict(self) -> dict:
+        out = {}
+        for name in _SECTIONS:
+            sec = getattr(self, name)
+            out[name] = {f.name: getattr(sec, f.name) for f in fields(sec)}
+        out["targets"] = [{f.name: getattr(t, f.name) for f in fields(t)} for t in self.targets]
+        return out
+
+
+def _check_value(src: str, where: str, f, value: Any) -> Any:
+    m = f.metadata
+    kind, key = m["kind"], f"{src}: {where} {f.name}"
+    if kind is VEC3:
+        if (not isinstance(value, list) or len(value) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise ConfigError(f"{key}: expected a list of 3 numbers, got {value!r}")
+        value = [float(v) for v in value]
+        if not all(math.isfinite(v) for v in value):
+            raise ConfigError(f"{key}: every component must be finite, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be finite, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+        if m["choices"] and value not in m["choices"]:
+            raise ConfigError(f"{key}: expected one of {', '.join(m['choices'])}, got {value!r}")
+        return value
+    lo, hi = m["lo"], m["hi"]
+    if lo is not None and (value < lo or (m["lo_open"] and value == lo)):
+        rel = ">" if m["lo_open"] else ">="
+        raise ConfigError(f"{key}: must be {rel} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{key}: must be <= {hi}, got {value!r}")
+    return value
+
+
+def _build(cls, table: Any, src: str, where: str):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{src}: {where} must be a table, got {type(table).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(
+                f"{src}: {where} {key}: unknown key (expected one of: {', '.join(known)})")
+    kw = {}
+    for name, f in known.items():
+        if name in table:
+            kw[name] = _check_value(src, where, f, table[name])
+    return cls(**kw)
+
+
+def _cross_checks(sc: Scenario, src: str) -> None:
+    r = sc.rates
+    for key in ("radar_hz", "guidance_hz"):
+        ratio = r.plant_hz / getattr(r, key)
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ConfigError(
+                f"{src}: [rates] {key}: plant_hz ({r.plant_hz}) must be an integer multiple "
+                f"of it, got {getattr(r, key)}")
+    t = sc.tracker
+    if t.confirm_m > t.confirm_n:
+        raise ConfigError(f"{src}: [tracker] confirm_m: must be <= confirm_n "
+                          f"({t.confirm_n}), got {t.confirm_m}")
+    if sc.interceptor.target >= len(sc.targets):
+        raise ConfigError(f"{src}: [interceptor] target: index {sc.interceptor.target} but "
+                          f"only {len(sc.targets)} [[targets]] defined")
+
+
+def parse_scenario(text: str, source: str = "<string>") -> Scenario:
+    """Parse and validate scenario TOML ``text``; ``source`` names it in errors."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    allowed = list(_SECTIONS) + ["targets"]
+    for key in doc:
+        if key not in allowed:
+            raise ConfigError(f"{source}: [{key}]: unknown table (expected one of: "
+                              f"{', '.join(allowed)})")
+    kw = {name: _build(cls, doc.get(name, {}), source, f"[{name}]")
+          for name, cls in _SECTIONS.items()}
+    targets = doc.get("targets", [{}])
+    if not isinstance(targets, list) or not targets:
+        raise ConfigError(f"{source}: [[targets]]: expected at least one [[targets]] table")
+    kw["targets"] = tuple(_build(Target, t, source, f"[[targets]] #{i}")
+                          for i, t in enumerate(targets))
+    sc = Scenario(**kw, source=source, text=text)
+    _cross_checks(sc, source)
+    return sc
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read scenario: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file") from None
+    return parse_scenario(text, str(p))
+
+
+def default_scenario_text() -> str:
+    return resources.files("xband").joinpath("data/default.toml").read_text(encoding="utf-8")
+
+
+def default_scenario() -> Scenario:
+    """The built-in default engagement (also shipped as examples/default.toml)."""
+    return parse_scenario(default_scenario_text(), "<built-in default.toml>")
+
+
+def describe() -> str:
+    """Every table and key with type, range and documentation (for --help-scenario)."""
+    lines = []
+    for name, cls in list(_SECTIONS.items()) + [("[targets]", Target)]:
+        lines.append(f"[{name}]")
+        for f in fields(cls):
+            m = f.metadata
+            default = f.default if f.default is not MISSING else f.default_factory()
+            rng = ""
+            if m.get("choices"):
+                rng = " one of " + "|".join(m["choices"])
+            elif m.get("lo") is not None or m.get("hi") is not None:
+                rng = f" in {'(' if m['lo_open'] else '['}{m['lo']}, {m['hi']}]"
+            kind = m["kind"] if isinstance(m["kind"], str) else m["kind"].__name__
+            lines.append(f"  {f.name} = {default!r}  ({kind}{rng}) {m.get('doc', '')}".rstrip())
+    return "\n".join(lines)

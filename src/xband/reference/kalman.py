@@ -1,0 +1,163 @@
+"""Batched Kalman / extended Kalman filter kernels (numpy twin of ext/kalman.pyx).
+
+Shapes: n tracks, state dimension d (≤ 9), measurement dimension m (≤ 4).
+Everything is float64 and updated **in place**, so a tracker owns its buffers.
+
+Equations (Bar-Shalom, Li & Kirubarajan, *Estimation with Applications to Tracking and
+Navigation*, 2001, §5.2; FilterPy's ``kalman_filter.py`` uses the same):
+
+    predict:  x ← F x                      P ← F P Fᵀ + Q
+    update:   y = z − h(x)                 S = H P Hᵀ + R
+              K = P Hᵀ S⁻¹                 x ← x + K y
+              P ← (I − K H) P (I − K H)ᵀ + K R Kᵀ      (Joseph form)
+              NIS = yᵀ S⁻¹ y
+
+The Joseph form is used because it keeps P symmetric positive semidefinite for *any* gain
+K, so round-off in K cannot make P indefinite (Bucy & Joseph 1968; Bar-Shalom §5.2.3);
+the short form (I − KH)P loses symmetry and definiteness over long runs. P is
+symmetrised after every step.
+
+Status codes written per row: 0 updated, 1 skipped (non-finite z or R), 2 skipped
+(innovation covariance S not positive definite). A skipped row is left untouched, so a bad
+measurement never poisons a track.
+"""
+import numpy as np
+
+UPDATED, SKIP_NONFINITE, SKIP_SINGULAR = 0, 1, 2
+TWO_PI = 2.0 * np.pi
+
+
+def wrap_angle(a):
+    """Wrap angles to [−π, π] (a − 2π·round(a/2π); round half to even, as C's nearbyint)."""
+    return a - TWO_PI * np.round(a / TWO_PI)
+
+
+def _sym(P):
+    return 0.5 * (P + np.swapaxes(P, -1, -2))
+
+
+def kf_predict(x, P, F, Q):
+    """x (n, d), P (n, d, d) ← prediction through F (d, d) with process noise Q (d, d)."""
+    x[:] = x @ F.T                                    # x ← F x   (row-vector form)
+    P[:] = _sym(F @ P @ F.T + Q)                      # P ← F P Fᵀ + Q
+
+
+def _joseph_update(x, P, y, H, R):
+    """One row: the Kalman update with innovation y (m,), H (m, d), R (m, m).
+
+    Returns (x, P, nis) or None when S is not positive definite."""
+    PHt = P @ H.T
+    S = H @ PHt + R                                   # S = H P Hᵀ + R
+    try:
+        np.linalg.cholesky(S)                          # S must be positive definite
+    except np.linalg.LinAlgError:
+        return None
+    K = np.linalg.solve(S, PHt.T).T                   # K = P Hᵀ S⁻¹  (S symmetric)
+    nis = float(y @ np.linalg.solve(S, y))            # NIS = yᵀ S⁻¹ y
+    x_new = x + K @ y
+    IKH = np.eye(P.shape[0]) - K @ H
+    P_new = IKH @ P @ IKH.T + K @ R @ K.T             # Joseph form
+    return x_new, _sym(P_new), nis
+
+
+def kf_update(x, P, z, H, R, nis, status):
+    """Linear update of every row: z (n, m), H (m, d), R (n, m, m) → x, P in place;
+    nis (n,) and status (n,) int8 written."""
+    for i in range(x.shape[0]):
+        if not (np.all(np.isfinite(z[i])) and np.all(np.isfinite(R[i]))):
+            nis[i] = np.nan
+            status[i] = SKIP_NONFINITE
+            continue
+        res = _joseph_update(x[i], P[i], z[i] - H @ x[i], H, R[i])
+        if res is None:
+            nis[i] = np.nan
+            status[i] = SKIP_SINGULAR
+            continue
+        x[i], P[i], nis[i] = res
+        status[i] = UPDATED
+
+
+def sph_measure(xi):
+    """h(x) and its Jacobian H (4, d) for the spherical measurement of state row xi.
+
+    h = (r, az, el, ṙ) with r = |p|, az = atan2(px, py), el = atan2(pz, ρ), ρ = √(px²+py²),
+    ṙ = p·v/r. Partial derivatives (ρ or r = 0 → that row's derivatives are 0):
+      ∂r/∂p = p/r;  ∂az/∂px = py/ρ², ∂az/∂py = −px/ρ²;
+      ∂el/∂px = −pz·px/(ρ r²), ∂el/∂py = −pz·py/(ρ r²), ∂el/∂pz = ρ/r²;
+      ∂ṙ/∂p = v/r − (p·v) p/r³,  ∂ṙ/∂v = p/r.
+    """
+    d = xi.shape[0]
+    p, v = xi[0:3], xi[3:6]
+    rho2 = p[0] ** 2 + p[1] ** 2
+    rho = np.sqrt(rho2)
+    r2 = rho2 + p[2] ** 2
+    r = np.sqrt(r2)
+    pv = float(p @ v)
+    h = np.array([r, np.arctan2(p[0], p[1]), np.arctan2(p[2], rho), pv / r if r > 0 else 0.0])
+    H = np.zeros((4, d))
+    if r > 0:
+        H[0, 0:3] = p / r
+        H[3, 0:3] = v / r - pv * p / (r2 * r)
+        H[3, 3:6] = p / r
+        if rho > 0:
+            H[1, 0] = p[1] / rho2
+            H[1, 1] = -p[0] / rho2
+            H[2, 0] = -p[2] * p[0] / (rho * r2)
+            H[2, 1] = -p[2] * p[1] / (rho * r2)
+            H[2, 2] = rho / r2
+    return h, H
+
+
+def _select(z, R):
+    """Indices of the usable components of one spherical measurement: finite z and finite
+    R on those rows/columns (a sum-only receiver reports NaN angles)."""
+    sel = np.flatnonzero(np.isfinite(z) & np.isfinite(np.diagonal(R)))
+    if sel.size and not np.all(np.isfinite(R[np.ix_(sel, sel)])):
+        return sel[:0]
+    return sel
+
+
+def ekf_update_sph(x, P, idx, z, R, nis, status):
+    """EKF update of rows x[idx[k]] with spherical measurements z[k] (range, az, el, ṙ),
+    covariance R[k] (4, 4). Non-finite components are left out (a reduced measurement);
+    the azimuth innovation is wrapped to [−π, π]. nis (k,), status (k,) int8 written."""
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        sel = _select(z[k], R[k])
+        if sel.size == 0:
+            nis[k] = np.nan
+            status[k] = SKIP_NONFINITE
+            continue
+        h, H = sph_measure(x[i])
+        y = z[k] - h
+        y[1] = wrap_angle(y[1])
+        res = _joseph_update(x[i], P[i], y[sel], H[sel], R[k][np.ix_(sel, sel)])
+        if res is None:
+            nis[k] = np.nan
+            status[k] = SKIP_SINGULAR
+            continue
+        x[i], P[i], nis[k] = res
+        status[k] = UPDATED
+
+
+def sph_gate(x, P, z, R, out):
+    """out (n_tracks, n_dets) ← NIS of every track/detection pair (the squared Mahalanobis
+    distance used for χ² gating), over each detection's usable components. A pair whose
+    S is not positive definite, or a detection with no usable component, gets +inf."""
+    for k in range(z.shape[0]):
+        sel = _select(z[k], R[k])
+        for i in range(x.shape[0]):
+            if sel.size == 0:
+                out[i, k] = np.inf
+                continue
+            h, H = sph_measure(x[i])
+            y = z[k] - h
+            y[1] = wrap_angle(y[1])
+            Hs, ys = H[sel], y[sel]
+            S = Hs @ P[i] @ Hs.T + R[k][np.ix_(sel, sel)]
+            try:
+                np.linalg.cholesky(S)
+            except np.linalg.LinAlgError:
+                out[i, k] = np.inf
+                continue
+            out[i, k] = ys @ np.linalg.solve(S, ys)

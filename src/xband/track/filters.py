@@ -1,0 +1,92 @@
+"""Batched Kalman filter stage API: validate, make contiguous, call the kernel.
+
+The kernels (ext/kalman.pyx and its numpy twin xband.reference.kalman) update arrays of
+tracks in place; these wrappers check shapes and dtypes and name what is wrong. Status
+codes per row: 0 updated, 1 skipped (non-finite measurement), 2 skipped (S not positive
+definite) — a skipped row is untouched, so a bad measurement never poisons a track.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _kernels
+from ..errors import InputError
+
+UPDATED, SKIP_NONFINITE, SKIP_SINGULAR = 0, 1, 2
+MAX_DIM = 9
+
+
+def _state(x, P):
+    if not (isinstance(x, np.ndarray) and x.dtype == np.float64 and x.ndim == 2
+            and x.flags.c_contiguous and x.flags.writeable):
+        raise InputError("x: expected a writable C-contiguous float64 array (n, d)")
+    n, d = x.shape
+    if not 1 <= d <= MAX_DIM:
+        raise InputError(f"x: state dimension must be 1..{MAX_DIM}, got {d}")
+    if not (isinstance(P, np.ndarray) and P.dtype == np.float64 and P.shape == (n, d, d)
+            and P.flags.c_contiguous and P.flags.writeable):
+        raise InputError(f"P: expected a writable C-contiguous float64 array {(n, d, d)}")
+    return n, d
+
+
+def _mat(name, a, shape):
+    a = np.ascontiguousarray(a, np.float64)
+    if a.shape != shape:
+        raise InputError(f"{name}: expected shape {shape}, got {a.shape}")
+    return a
+
+
+def predict(x: np.ndarray, P: np.ndarray, F, Q) -> None:
+    """x (n, d), P (n, d, d) ← F x, F P Fᵀ + Q, in place (F, Q shared by the batch)."""
+    _, d = _state(x, P)
+    _kernels.get("kalman").kf_predict(x, P, _mat("F", F, (d, d)), _mat("Q", Q, (d, d)))
+
+
+def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarray]:
+    """Linear Kalman update of every row with z (n, m), H (m, d), R (n, m, m) or (m, m).
+
+    Returns (nis, status), each (n,)."""
+    n, d = _state(x, P)
+    z = np.ascontiguousarray(z, np.float64)
+    if z.ndim != 2 or z.shape[0] != n or not 1 <= z.shape[1] <= 4:
+        raise InputError(f"z: expected shape ({n}, m) with m in 1..4, got {z.shape}")
+    m = z.shape[1]
+    H = _mat("H", H, (m, d))
+    R = np.ascontiguousarray(np.broadcast_to(np.asarray(R, np.float64), (n, m, m)))
+    nis, status = np.empty(n), np.empty(n, np.int8)
+    _kernels.get("kalman").kf_update(x, P, z, H, R, nis, status)
+    return nis, status
+
+
+def update_spherical(x, P, idx, z, R) -> tuple[np.ndarray, np.ndarray]:
+    """EKF update of rows ``x[idx[k]]`` with spherical z[k] = (range, az, el, ṙ) and R[k].
+
+    NaN components (e.g. angles of a sum-only receiver) are left out of that update.
+    Returns (nis, status), each (k,)."""
+    n, d = _state(x, P)
+    if d < 6:
+        raise InputError(f"x: the spherical measurement needs position and velocity (d >= 6), "
+                         f"got d = {d}")
+    idx = np.ascontiguousarray(idx, np.int64)
+    k = idx.shape[0]
+    if idx.ndim != 1 or (k and (idx.min() < 0 or idx.max() >= n)):
+        raise InputError(f"idx: expected 1-D indices into {n} tracks")
+    if k and np.unique(idx).size != k:
+        raise InputError("idx: a track may be updated only once per call")
+    z = _mat("z", z, (k, 4))
+    R = _mat("R", R, (k, 4, 4))
+    nis, status = np.empty(k), np.empty(k, np.int8)
+    _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, status)
+    return nis, status
+
+
+def gate_spherical(x, P, z, R) -> np.ndarray:
+    """NIS (n_tracks, n_dets) of every track/detection pair (+inf where unusable)."""
+    n, _ = _state(x, P)
+    z = np.ascontiguousarray(z, np.float64)
+    k = z.shape[0] if z.ndim == 2 else -1
+    z = _mat("z", z, (k, 4))
+    R = _mat("R", R, (k, 4, 4))
+    out = np.empty((n, k))
+    _kernels.get("kalman").sph_gate(x, P, z, R, out)
+    return out

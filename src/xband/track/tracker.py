@@ -1,0 +1,168 @@
+"""Scan-by-scan multi-target tracker: predict → gate → associate (GNN) → update →
+delete → initiate, over arrays of tracks.
+
+* Filter: EKF on spherical measurements with the 3-D constant-velocity model
+  (track.models), Joseph-form updates in the batched kernel (ext/kalman.pyx).
+* Gating: ellipsoidal χ² gate on the normalised innovation squared, with the gate
+  probability of ``[tracker] gate_probability`` and as many degrees of freedom as the
+  detection has usable components.
+* Association: global nearest neighbour — the assignment minimising the summed NIS over
+  gated pairs (scipy's ``linear_sum_assignment``, Jonker-Volgenant).
+* Initiation: every unassociated detection with a finite range and angles starts a
+  tentative track (position from the measurement with its converted covariance J R Jᵀ,
+  velocity = the radial velocity vector, σ_v = ``init_speed_sigma_mps`` per axis).
+* Confirmation: M of the last N scans with an associated detection (``confirm_m``,
+  ``confirm_n``). Deletion: a tentative track that can no longer reach M of N; a confirmed
+  track after ``delete_misses`` consecutive misses or when its position σ exceeds
+  ``delete_sigma_m``.
+* Non-finite detections (NaN/inf range or range rate, or NaN R) are counted in
+  ``stats["rejected_nonfinite"]`` and never touch a track.
+
+Stable IDs: a track keeps its id from initiation to deletion; ids are never reused.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
+
+from ..config import Tracker as TrackerConfig
+from ..errors import InputError
+from ..radar.measure import cart_of
+from ..types import Detections, Tracks
+from . import filters
+from .models import cv_matrices
+
+DIM = 6
+_BIG = 1e18
+
+
+def _sph_pos_cov(z: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Covariance (k, 3, 3) of the Cartesian position of spherical measurements z (k, 4)
+    by first-order propagation J R_pos Jᵀ, J = ∂(x, y, z)/∂(r, az, el)."""
+    r, az, el = z[:, 0], z[:, 1], z[:, 2]
+    ca, sa, ce, se = np.cos(az), np.sin(az), np.cos(el), np.sin(el)
+    J = np.zeros((z.shape[0], 3, 3))
+    J[:, 0, 0], J[:, 0, 1], J[:, 0, 2] = ce * sa, r * ce * ca, -r * se * sa
+    J[:, 1, 0], J[:, 1, 1], J[:, 1, 2] = ce * ca, -r * ce * sa, -r * se * ca
+    J[:, 2, 0], J[:, 2, 2] = se, r * ce
+    return J @ R[:, :3, :3] @ np.swapaxes(J, 1, 2)
+
+
+class Tracker:
+    """Run ``step(detections)`` once per scan; it returns every live track (tentative and
+    confirmed, see ``Tracks.confirmed``) at the scan time."""
+
+    def __init__(self, cfg: TrackerConfig):
+        self.cfg = cfg
+        self.x = np.zeros((0, DIM))
+        self.P = np.zeros((0, DIM, DIM))
+        self.id = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)        # bit k: hit k scans ago (bit 0 = this scan)
+        self.age = np.zeros(0, np.int64)         # scans since initiation
+        self.misses = np.zeros(0, np.int64)      # consecutive misses
+        self.confirmed = np.zeros(0, bool)
+        self.t = None
+        self._next_id = 1
+        self._window = (1 << cfg.confirm_n) - 1
+        self._gates = chi2.ppf(cfg.gate_probability, np.arange(5))   # χ² gate by dof
+        self.stats = {"scans": 0, "initiated": 0, "confirmed": 0, "deleted": 0,
+                      "rejected_nonfinite": 0, "updates": 0, "skipped_updates": 0}
+
+    # ------------------------------------------------------------------ helpers
+    def _keep(self, mask: np.ndarray) -> None:
+        for name in ("x", "P", "id", "hits", "age", "misses", "confirmed"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[mask]))
+
+    def tracks(self) -> Tracks:
+        n = self.id.shape[0]
+        return Tracks(id=self.id.copy(), t=np.full(n, self.t if self.t is not None else 0.0),
+                      x=self.x.copy(), P=self.P.copy(), confirmed=self.confirmed.copy(),
+                      mode_probs=np.ones((n, 1)))
+
+    # ------------------------------------------------------------------ the loop
+    def step(self, dets: Detections, t: float | None = None) -> Tracks:
+        """Process one scan of detections taken at time ``t`` (default: ``dets.t[0]``)."""
+        if t is None:
+            if len(dets) == 0:
+                raise InputError("Tracker.step: an empty scan needs its time t")
+            t = float(dets.t[0])
+        if self.t is not None and t < self.t:
+            raise InputError(f"Tracker.step: scan time {t} s is before the last one {self.t} s")
+        cfg = self.cfg
+        z, R = dets.z, dets.R
+        finite = (np.isfinite(z[:, 0]) & np.isfinite(z[:, 3])
+                  & np.isfinite(R[:, 0, 0]) & np.isfinite(R[:, 3, 3])
+                  & np.all(np.isfinite(z) | np.isnan(z), axis=1))
+        self.stats["rejected_nonfinite"] += int((~finite).sum())
+        z, R = z[finite], R[finite]
+
+        # predict every track to the scan time
+        if self.t is not None and self.x.shape[0]:
+            F, Q = cv_matrices(t - self.t, cfg.process_noise)
+            filters.predict(self.x, self.P, F, Q)
+        self.t = t
+
+        # gate and associate (GNN)
+        n, k = self.x.shape[0], z.shape[0]
+        assigned_det = np.zeros(k, bool)
+        hit = np.zeros(n, bool)
+        if n and k:
+            nis = filters.gate_spherical(self.x, self.P, z, R)
+            dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
+            gate = self._gates[dof]
+            ok = nis <= gate[None, :]
+            cost = np.where(ok, nis, _BIG)
+            rows, cols = linear_sum_assignment(cost)
+            good = ok[rows, cols]
+            rows, cols = rows[good], cols[good]
+            if rows.size:
+                _, status = filters.update_spherical(self.x, self.P, rows, z[cols], R[cols])
+                done = status == filters.UPDATED
+                self.stats["updates"] += int(done.sum())
+                self.stats["skipped_updates"] += int((~done).sum())
+                hit[rows[done]] = True
+                assigned_det[cols] = True
+
+        # track management
+        self.hits = ((self.hits << 1) | hit) & self._window
+        self.age += 1
+        self.misses = np.where(hit, 0, self.misses + 1)
+        score = np.bitwise_count(self.hits).astype(np.int64)
+        newly = ~self.confirmed & (score >= cfg.confirm_m)
+        self.confirmed = self.confirmed | newly
+        self.stats["confirmed"] += int(newly.sum())
+        # scans seen = age + 1 (the initiating scan counts); those left in the window:
+        window_left = np.maximum(cfg.confirm_n - self.age - 1, 0)
+        hopeless = ~self.confirmed & (score + window_left < cfg.confirm_m)
+        pos_sigma = np.sqrt(np.trace(self.P[:, :3, :3], axis1=1, axis2=2)) if n else np.zeros(0)
+        lost = self.confirmed & ((self.misses >= cfg.delete_misses)
+                                 | (pos_sigma > cfg.delete_sigma_m))
+        drop = hopeless | lost
+        self.stats["deleted"] += int(drop.sum())
+        if drop.any():
+            self._keep(~drop)
+
+        # initiate from unassociated detections with usable angles
+        free = ~assigned_det & np.all(np.isfinite(z[:, :3]), axis=1)
+        if free.any():
+            self._initiate(z[free], R[free])
+        self.stats["scans"] += 1
+        return self.tracks()
+
+    def _initiate(self, z: np.ndarray, R: np.ndarray) -> None:
+        m = z.shape[0]
+        xs = cart_of(z)
+        Ps = np.zeros((m, DIM, DIM))
+        Ps[:, :3, :3] = _sph_pos_cov(z, R)
+        Ps[:, 3:, 3:] = np.eye(3) * self.cfg.init_speed_sigma_mps ** 2
+        ids = np.arange(self._next_id, self._next_id + m, dtype=np.int64)
+        self._next_id += m
+        self.x = np.ascontiguousarray(np.concatenate([self.x, xs]))
+        self.P = np.ascontiguousarray(np.concatenate([self.P, Ps]))
+        self.id = np.concatenate([self.id, ids])
+        self.hits = np.concatenate([self.hits, np.ones(m, np.int64)])
+        self.age = np.concatenate([self.age, np.zeros(m, np.int64)])
+        self.misses = np.concatenate([self.misses, np.zeros(m, np.int64)])
+        self.confirmed = np.concatenate([self.confirmed, np.zeros(m, bool)])
+        self.stats["initiated"] += m
