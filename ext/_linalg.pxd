@@ -8,27 +8,33 @@ cdef enum:
 
 cdef inline void mat_mul(const double* A, const double* B, double* C,
                          int n, int k, int m) noexcept nogil:
-    """C (n×m) = A (n×k) · B (k×m)."""
+    """C (n×m) = A (n×k) · B (k×m).
+
+    Row-axpy order (C[i,:] += A[i,l]·B[l,:]): the m accumulators of a row are
+    independent, so the loop is not bound by the latency of one long sum and vectorises.
+    """
     cdef int i, j, l
-    cdef double s
+    cdef double a
+    for i in range(n * m):
+        C[i] = 0.0
     for i in range(n):
-        for j in range(m):
-            s = 0.0
-            for l in range(k):
-                s += A[i * k + l] * B[l * m + j]
-            C[i * m + j] = s
+        for l in range(k):
+            a = A[i * k + l]
+            for j in range(m):
+                C[i * m + j] += a * B[l * m + j]
 
 cdef inline void mat_mul_bt(const double* A, const double* B, double* C,
                             int n, int k, int m) noexcept nogil:
-    """C (n×m) = A (n×k) · Bᵀ, with B stored m×k."""
+    """C (n×m) = A (n×k) · Bᵀ, with B stored m×k (row-axpy order, see mat_mul)."""
     cdef int i, j, l
-    cdef double s
+    cdef double a
+    for i in range(n * m):
+        C[i] = 0.0
     for i in range(n):
-        for j in range(m):
-            s = 0.0
-            for l in range(k):
-                s += A[i * k + l] * B[j * k + l]
-            C[i * m + j] = s
+        for l in range(k):
+            a = A[i * k + l]
+            for j in range(m):
+                C[i * m + j] += a * B[j * k + l]
 
 cdef inline void symmetrize(double* A, int n) noexcept nogil:
     """A ← (A + Aᵀ)/2 in place."""

@@ -26,33 +26,28 @@ cdef inline double wrap_angle(double a) noexcept nogil:
 cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
                       const double[:, ::1] Q) noexcept nogil:
     cdef Py_ssize_t n = x.shape[0], t
-    cdef int d = <int>x.shape[1], i, j, l
+    cdef int d = <int>x.shape[1], i, j
     cdef double xs[MAXD]
     cdef double FP[MAXD * MAXD]
     cdef double FPF[MAXD * MAXD]
+    cdef const double* f = &F[0, 0]
+    cdef const double* q = &Q[0, 0]
+    cdef double* xt
+    cdef double* pt
     cdef double s
     for t in range(n):
+        xt = &x[t, 0]
+        pt = &P[t, 0, 0]
+        mat_mul(f, xt, xs, d, d, 1)                 # x ← F x
         for i in range(d):
-            s = 0.0
-            for l in range(d):
-                s += F[i, l] * x[t, l]
-            xs[i] = s
-        for i in range(d):
-            x[t, i] = xs[i]
-        # FP = F P
-        mat_mul(&F[0, 0], &P[t, 0, 0], FP, d, d, d)
-        # P = sym(FP Fᵀ + Q)
-        for i in range(d):
-            for j in range(d):
-                s = Q[i, j]
-                for l in range(d):
-                    s += FP[i * d + l] * F[j, l]
-                FPF[i * d + j] = s
-        for i in range(d):
+            xt[i] = xs[i]
+        mat_mul(f, pt, FP, d, d, d)                 # FP = F P
+        mat_mul_bt(FP, f, FPF, d, d, d)             # FPF = F P Fᵀ
+        for i in range(d):                          # P = sym(F P Fᵀ + Q)
             for j in range(i, d):
-                s = 0.5 * (FPF[i * d + j] + FPF[j * d + i])
-                P[t, i, j] = s
-                P[t, j, i] = s
+                s = 0.5 * ((FPF[i * d + j] + q[i * d + j]) + (FPF[j * d + i] + q[j * d + i]))
+                pt[i * d + j] = s
+                pt[j * d + i] = s
 
 
 def kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
@@ -75,6 +70,8 @@ cdef int _joseph(double* x, double* P, const double* y, const double* H, const d
     cdef double IKH[MAXD * MAXD]
     cdef double T[MAXD * MAXD]
     cdef double KR[MAXD * MAXM]
+    cdef double TI[MAXD * MAXD]
+    cdef double KRK[MAXD * MAXD]
     cdef int i, j, l
     cdef double s
     mat_mul_bt(P, H, PHt, d, d, m)              # PHt = P Hᵀ   (d×m)
@@ -109,13 +106,11 @@ cdef int _joseph(double* x, double* P, const double* y, const double* H, const d
         IKH[i * d + i] += 1.0
     mat_mul(IKH, P, T, d, d, d)                 # T = (I − KH) P
     mat_mul(K, R, KR, d, m, m)                  # KR = K R
-    for i in range(d):                          # P = T (I − KH)ᵀ + K R Kᵀ
+    mat_mul_bt(T, IKH, TI, d, d, d)             # TI = (I − KH) P (I − KH)ᵀ
+    mat_mul_bt(KR, K, KRK, d, m, d)             # KRK = K R Kᵀ
+    for i in range(d):                          # P = sym(TI + KRK)
         for j in range(i, d):
-            s = 0.0
-            for l in range(d):
-                s += T[i * d + l] * IKH[j * d + l]
-            for l in range(m):
-                s += KR[i * m + l] * K[j * m + l]
+            s = 0.5 * ((TI[i * d + j] + KRK[i * d + j]) + (TI[j * d + i] + KRK[j * d + i]))
             P[i * d + j] = s
             P[j * d + i] = s
     return UPDATED

@@ -26,10 +26,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
 from xband.hil.codec import (  # noqa: E402
-    MAX_PAYLOAD, Encoder, Frame, MsgType, crc32, encode_frame, HEADER_SIZE,
+    HEADER, HEADER_SIZE, MAX_PAYLOAD, Encoder, Frame, MsgType, cobs_decode, crc32,
+    encode_frame,
 )
 from xband.hil.messages import (  # noqa: E402
-    Cap, ErrorCode, ErrorMessage, Heartbeat, Hello, Role, encode_payloads,
+    Cap, ErrorCode, ErrorMessage, Heartbeat, Hello, Role, decode_message, encode_payloads,
 )
 from xband.types import Commands, Detections, PlantState, Tracks  # noqa: E402
 
@@ -162,7 +163,6 @@ def _stats_of_size(size: int, cond, key: str = "k") -> dict:
         payload = encode_payloads("stats", obj)[0]
         assert len(payload) == size
         raw = encode_frame(Frame(1, MsgType.STATS, 0, 0, 0, payload))
-        from xband.hil.codec import cobs_decode  # local: only the search needs it
         if cond(cobs_decode(raw[:-1])):
             return obj
     raise RuntimeError("no payload found")
@@ -207,8 +207,8 @@ def vector_specs() -> list[dict]:
                     R=np.array([np.diag([25.0, np.nan, np.nan, 4.0])] * 2)), t1, 11),
         ("detections_empty", "DETECTIONS: a scan with no detection (count 0)", "detections",
          Detections.empty(), t1, 12),
-        ("detections_split_more", "DETECTIONS: 40 detections, 34 per frame (FLAG_MORE on "
-         "the first frame)", "detections", _dets(rng, 40, 2.5), 2_500_000_000, 13),
+        ("detections_split_more", "DETECTIONS: 40 detections, 34 per frame (MORE on the "
+         "first frame, CONT on the second)", "detections", _dets(rng, 40, 2.5), 2_500_000_000, 13),
         ("state_two_bodies", "STATE: interceptor (body 0) and a target (body 1)", "state",
          PlantState(t=[3.0, 3.0], body_id=[0, 1],
                     pos=[[0.0, 0.0, 1.5], [12000.0, 20000.0, 3000.0]],
@@ -259,7 +259,6 @@ def _header_json(f: Frame) -> dict:
 
 def _frame_json(f: Frame) -> dict:
     enc = encode_frame(f)
-    from xband.hil.codec import HEADER
     raw = HEADER.pack(f.version, int(f.msg_type), f.flags, f.seq, f.t_ns, len(f.payload))
     raw += f.payload
     crc = crc32(raw)
@@ -277,7 +276,6 @@ def build() -> tuple[dict, dict[str, bytes]]:
         frames = enc.frames(MsgType[kind.upper()], encode_payloads(kind, s["record"]),
                             s["t_ns"])
         wire = b"".join(encode_frame(f) for f in frames)
-        from xband.hil.messages import decode_message
         msg = decode_message(frames)
         body = record_to_json(kind, msg.record)
         if kind in ("meta", "stats"):
@@ -296,7 +294,7 @@ def build() -> tuple[dict, dict[str, bytes]]:
     doc = {"format": FORMAT, "format_version": 1, "protocol_version": 1,
            "generator": "hil/vectors/make_vectors.py", "spec": "hil/PROTOCOL.md",
            "msg_types": {m.name: int(m) for m in MsgType},
-           "flags": {"MORE": 1}, "max_payload": MAX_PAYLOAD, "vectors": vectors}
+           "flags": {"MORE": 1, "CONT": 2}, "max_payload": MAX_PAYLOAD, "vectors": vectors}
     return doc, bins
 
 

@@ -11,7 +11,8 @@
   IEEE/ACM Trans. Networking 7(2), 1999), in its minimal form: a final block of exactly
   254 non-zero bytes is *not* followed by a ``0x01`` code byte (the Wikipedia variant).
 * :class:`Frame`, :func:`encode_frame`, :func:`parse_frame` — one frame to and from bytes.
-* :class:`Encoder` — assigns sequence numbers, sets ``FLAG_MORE`` on split messages.
+* :class:`Encoder` — assigns sequence numbers, sets ``FLAG_MORE`` / ``FLAG_CONT`` on the
+  frames of a split message.
 * :class:`Decoder` — ``feed(bytes)`` then ``next_frame()`` (h11 style). It never raises on
   bad input: every bad frame is dropped and counted in :class:`DecoderStats`, and decoding
   resynchronises at the next ``0x00``.
@@ -28,7 +29,7 @@ from enum import IntEnum
 from ..errors import ProtocolError
 
 __all__ = [
-    "PROTOCOL_VERSION", "MsgType", "FLAG_MORE", "MAX_PAYLOAD", "MIN_PAYLOAD", "HEADER",
+    "PROTOCOL_VERSION", "MsgType", "FLAG_MORE", "FLAG_CONT", "MAX_PAYLOAD", "MIN_PAYLOAD", "HEADER",
     "HEADER_SIZE", "CRC_SIZE", "MAX_RAW_FRAME", "MAX_ENCODED_FRAME", "SEQ_MASK",
     "REORDER_WINDOW", "cobs_encode", "cobs_decode", "cobs_max_encoded_len", "crc32",
     "Frame", "encode_frame", "parse_frame", "Encoder", "Decoder", "DecoderStats",
@@ -47,12 +48,17 @@ CRC_SIZE = 4
 #: Header ‖ payload ‖ crc of the largest frame, before COBS (4120 bytes).
 MAX_RAW_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
 SEQ_MASK = 0xFFFFFFFF
-#: A frame whose seq is at most this far *behind* the last one is "reordered" (delivered);
-#: further behind, the sender is taken to have restarted its sequence.
-REORDER_WINDOW = 1024
+#: Receivers remember the last REORDER_WINDOW sequence numbers: a frame up to 63 behind
+#: the newest is a duplicate (seen) or reordered (late, delivered); further behind, the
+#: sender is taken to have restarted its sequence.
+REORDER_WINDOW = 64
+_WINDOW_BITS = (1 << REORDER_WINDOW) - 1
 
 #: Flag bit 0: more frames of the same message follow (same msg_type and t_ns, seq + 1).
 FLAG_MORE = 0x0001
+#: Flag bit 1: this frame continues the message of the previous frame (every frame of a
+#: split message but the first), so a piece whose head was lost is never taken for a whole.
+FLAG_CONT = 0x0002
 
 
 class MsgType(IntEnum):
@@ -171,6 +177,11 @@ class Frame:
         return bool(self.flags & FLAG_MORE)
 
     @property
+    def cont(self) -> bool:
+        """True when ``FLAG_CONT`` is set: this frame continues the previous one's message."""
+        return bool(self.flags & FLAG_CONT)
+
+    @property
     def t(self) -> float:
         """Frame time in seconds (float64)."""
         return self.t_ns / 1e9
@@ -230,7 +241,8 @@ class Encoder:
 
     def frames(self, msg_type: int, payloads, t_ns: int, flags: int = 0) -> list[Frame]:
         """One :class:`Frame` per payload (``bytes`` or a list of them), all with ``t_ns``;
-        every frame but the last carries ``FLAG_MORE``. Advances ``seq``."""
+        every frame but the last carries ``FLAG_MORE``, every frame but the first
+        ``FLAG_CONT``. Advances ``seq``."""
         if isinstance(payloads, (bytes, bytearray, memoryview)):
             payloads = [bytes(payloads)]
         if not payloads:
@@ -242,7 +254,8 @@ class Encoder:
         out = []
         last = len(payloads) - 1
         for k, p in enumerate(payloads):
-            f = (flags | FLAG_MORE) if k < last else (flags & ~FLAG_MORE)
+            f = flags & ~(FLAG_MORE | FLAG_CONT)
+            f |= (FLAG_MORE if k < last else 0) | (FLAG_CONT if k > 0 else 0)
             out.append(Frame(self.version, msg_type, f, self.seq, int(t_ns), bytes(p)))
             self.seq = (self.seq + 1) & SEQ_MASK
         return out
@@ -267,10 +280,10 @@ class DecoderStats:
     oversize: int = 0         #: longer than the largest frame, or payload above max_payload
     version_errors: int = 0   #: header version outside the accepted range
     unknown_types: int = 0    #: valid frame of an unknown msg_type, skipped
-    seq_gaps: int = 0         #: number of missing frames (sum of forward sequence jumps)
+    seq_gaps: int = 0         #: frames missing: skipped by sequence jumps and not come late
     gap_events: int = 0       #: number of forward sequence jumps
-    duplicates: int = 0       #: frame with the same seq as the previous one, dropped
-    reordered: int = 0        #: frame at most REORDER_WINDOW behind, delivered
+    duplicates: int = 0       #: frame whose seq was already received (window of 64), dropped
+    reordered: int = 0        #: frame arriving after a later one (within 64), delivered
     seq_resets: int = 0       #: sequence restarted without a HELLO (large backward jump)
 
     @property
@@ -305,6 +318,8 @@ class Decoder:
         self._skipping = False   # inside an oversized chunk: drop until the next 0x00
         self._dropped = 0        # bytes of the current chunk already discarded
         self._last_seq: int | None = None
+        self._mask = 1
+        self._span = 0
         self.stats = DecoderStats()
 
     @property
@@ -385,24 +400,36 @@ class Decoder:
                      raw[HEADER_SIZE:-CRC_SIZE])
 
     def _track_seq(self, seq: int, hello: bool) -> bool:
-        """Update sequence statistics; False for a duplicate (to be dropped)."""
-        last, st = self._last_seq, self.stats
-        if last is None or hello:
-            self._last_seq = seq
+        """Update the sequence statistics; False for a duplicate (to be dropped).
+
+        ``_mask`` bit i is set when seq ``last − i`` was received (a sliding window as in
+        IPsec anti-replay, RFC 4303 §3.4.3); ``_span`` is how far ``last`` is past the seq
+        tracking began at, so a late frame is known to have been counted missing.
+        """
+        st = self.stats
+        if self._last_seq is None or hello:
+            self._last_seq, self._mask, self._span = seq, 1, 0
             return True
-        behind = (last - seq) & SEQ_MASK
-        if behind == 0:
-            st.duplicates += 1
-            return False
-        if behind <= REORDER_WINDOW:
+        ahead = (seq - self._last_seq) & SEQ_MASK
+        behind = (-ahead) & SEQ_MASK
+        if behind < REORDER_WINDOW:
+            bit = 1 << behind
+            if self._mask & bit:
+                st.duplicates += 1
+                return False
+            self._mask |= bit
             st.reordered += 1
+            if behind <= self._span:
+                st.seq_gaps -= 1  # it had been counted missing when the sequence jumped
             return True
-        ahead = (seq - last - 1) & SEQ_MASK
         if ahead < 0x80000000:
-            if ahead:
-                st.seq_gaps += ahead
+            if ahead > 1:
+                st.seq_gaps += ahead - 1
                 st.gap_events += 1
+            self._mask = ((self._mask << ahead) | 1) & _WINDOW_BITS
+            self._span = min(self._span + ahead, SEQ_MASK)
         else:
             st.seq_resets += 1
+            self._mask, self._span = 1, 0
         self._last_seq = seq
         return True

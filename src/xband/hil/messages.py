@@ -6,16 +6,17 @@ guidance values are float64; times are int64 ns on the wire and float64 s in rec
 Batch payloads (DETECTIONS, STATE, TRACKS, COMMAND) start with ``count u16`` (TRACKS then
 ``dim u8, modes u8``) followed by ``count`` packed items; they are built and read with numpy
 structured dtypes, never one Python object per item. A batch larger than one payload is cut
-on item boundaries into self-contained payloads sent as consecutive frames with
-``FLAG_MORE``. Text payloads (META, STATS: a UTF-8 JSON object) are cut at arbitrary byte
-boundaries and joined before parsing. HELLO, HEARTBEAT and ERROR always fit in one frame.
+on item boundaries into self-contained payloads sent as consecutive frames flagged
+``FLAG_MORE`` (all but the last) and ``FLAG_CONT`` (all but the first). Text payloads
+(META, STATS: a UTF-8 JSON object) are cut at arbitrary byte boundaries and joined before
+parsing. HELLO, HEARTBEAT and ERROR always fit in one frame.
 
 Whole messages:
 
 * :func:`encode_payloads` (kind, record) → payloads; :func:`encode_message` → wire bytes.
 * :func:`decode_message` (the frames of one message) → :class:`Message` (kind, t, record).
-* :class:`Assembler` ``push(frame)`` → :class:`Message` or None, reassembling ``FLAG_MORE``
-  runs; it never raises on bad input and counts what it drops.
+* :class:`Assembler` ``push(frame)`` → :class:`Message` or None, reassembling split
+  messages; it never raises on bad input and counts what it drops.
 
 >>> from xband.hil.codec import Encoder, Decoder
 >>> wire = encode_message(Encoder(), "stats", {"frames": 3}, t=1.5)
@@ -350,7 +351,7 @@ def encode_message(encoder: Encoder, kind, record, t: float) -> bytes:
 
 
 def decode_message(frames: Sequence[Frame]) -> Message:
-    """The frames of one message (a ``FLAG_MORE`` run, or a single frame) → :class:`Message`.
+    """The frames of one message (a split run, or a single frame) → :class:`Message`.
     Raises :class:`ProtocolError` if they do not form one well-formed message."""
     frames = list(frames)
     if not frames:
@@ -360,9 +361,9 @@ def decode_message(frames: Sequence[Frame]) -> Message:
         if f.msg_type != f0.msg_type or f.t_ns != f0.t_ns:
             raise ProtocolError(f"decode_message: frame {k} (type {f.msg_type}, t_ns {f.t_ns}) "
                                 f"does not continue type {f0.msg_type} at t_ns {f0.t_ns}")
-        if f.more != (k < len(frames) - 1):
+        if f.more != (k < len(frames) - 1) or f.cont != (k > 0):
             raise ProtocolError(f"decode_message: frame {k} of {len(frames)} has FLAG_MORE="
-                                f"{f.more}")
+                                f"{f.more}, FLAG_CONT={f.cont}")
     try:
         mt = MsgType(f0.msg_type)
     except ValueError:
@@ -384,17 +385,21 @@ def decode_message(frames: Sequence[Frame]) -> Message:
 
 
 class Assembler:
-    """Reassembles ``FLAG_MORE`` runs of frames into messages; never raises on bad input.
+    """Reassembles split messages (``FLAG_MORE`` / ``FLAG_CONT`` runs); never raises on bad
+    input.
 
-    ``push(frame)`` returns the completed :class:`Message` or None. A run is abandoned and
-    counted in ``incomplete`` when the next frame does not continue it (other type or
-    t_ns, or a seq gap: a fragment was lost) or when :meth:`flush` is called; a
-    message whose payloads do not decode is counted in ``bad_payloads``.
+    ``push(frame)`` returns the completed :class:`Message` or None. A run is broken — its
+    message dropped and counted once in ``incomplete`` — when a frame without ``FLAG_CONT``
+    arrives before its end, when a ``FLAG_CONT`` frame does not continue it (other type or
+    t_ns, or a seq gap: a piece was lost; the following pieces are dropped too), or at
+    :meth:`flush`. A message whose payloads do not decode is counted in ``bad_payloads``.
+    Partial batches are never delivered.
     """
 
     def __init__(self, *, max_frames: int = 65536):
         self.max_frames = max_frames
         self._pending: list[Frame] = []
+        self._orphan = False  # dropping the remaining pieces of a broken message
         self.messages = 0
         self.incomplete = 0
         self.bad_payloads = 0
@@ -406,17 +411,23 @@ class Assembler:
 
     def push(self, frame: Frame) -> Message | None:
         p = self._pending
-        if p:
-            last = p[-1]
-            if (frame.msg_type != last.msg_type or frame.t_ns != last.t_ns
-                    or frame.seq != (last.seq + 1) & SEQ_MASK or len(p) >= self.max_frames):
-                self.flush()
-        self._pending.append(frame)
+        if frame.cont:
+            if not (p and len(p) < self.max_frames and frame.msg_type == p[-1].msg_type
+                    and frame.t_ns == p[-1].t_ns and frame.seq == (p[-1].seq + 1) & SEQ_MASK):
+                if p or not self._orphan:
+                    self.incomplete += 1
+                self._pending, self._orphan = [], True
+                return None
+            p.append(frame)
+        else:
+            self.flush()
+            self._orphan = False
+            self._pending = p = [frame]
         if frame.more:
             return None
-        frames, self._pending = self._pending, []
+        self._pending = []
         try:
-            msg = decode_message(frames)
+            msg = decode_message(p)
         except ProtocolError:
             self.bad_payloads += 1
             return None
@@ -432,4 +443,3 @@ class Assembler:
     def stats(self) -> dict:
         return {"messages": self.messages, "incomplete_messages": self.incomplete,
                 "bad_payloads": self.bad_payloads}
-

@@ -28,7 +28,7 @@ def _hermite(tau, h, r0, v0, r1, v1):
     d00, d10, d01, d11 = 6 * t2 - 6 * tau, 3 * t2 - 4 * tau + 1, -6 * t2 + 6 * tau, 3 * t2 - 2 * tau
     p = h00[:, None] * r0 + (h10 * h)[:, None] * v0 + h01[:, None] * r1 + (h11 * h)[:, None] * v1
     dp = (d00[:, None] * r0 + (d10 * h)[:, None] * v0 + d01[:, None] * r1
-          + (d11 * h)[:, None] * v1) / h
+          + (d11 * h)[:, None] * v1) / h[:, None]
     return p, dp
 
 

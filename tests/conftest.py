@@ -1,0 +1,26 @@
+"""Shared fixtures: seeded generators, the kernel-backend fixture, the --hil option."""
+import numpy as np
+import pytest
+
+from xband import _kernels
+
+
+def pytest_addoption(parser):
+    parser.addoption("--hil", metavar="URL", default=None,
+                     help="run the hardware contract tests against this device URL")
+
+
+@pytest.fixture
+def rng(request):
+    """A Generator seeded from the test's name: reproducible and independent per test."""
+    seed = abs(hash(request.node.nodeid)) % (2**32)
+    return np.random.default_rng(np.random.SeedSequence([20261129, seed]))
+
+
+@pytest.fixture(params=["cython", "reference"])
+def backend(request):
+    """Run the test once on each kernel backend, then restore the one in force."""
+    before = _kernels._state["mode"]
+    _kernels.set_backend(request.param)
+    yield request.param
+    _kernels.set_backend(before)

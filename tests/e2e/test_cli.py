@@ -1,0 +1,73 @@
+"""The xband command line, run as a user runs it (a subprocess)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.reference_rerun
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def xband(*args, cwd=None):
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "xband.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_demo_json(tmp_path):
+    p = xband("demo", "--json", "--out", str(tmp_path), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["status"] == "intercept"
+    assert 0.0 <= doc["miss_distance_m"] < 50.0
+    assert 5.0 < doc["t_closest_s"] < 30.0
+    expect = "reference" if os.environ.get("XBAND_KERNELS") == "reference" else "cython"
+    assert doc["backend"] == expect
+    for stage in ("measure", "track", "guide", "plant", "record"):
+        assert doc["stages"][stage]["calls"] > 0
+        assert doc["stages"][stage]["seconds"] > 0.0
+    assert Path(doc["outputs"]["plot"]).stat().st_size > 10_000
+    assert Path(doc["outputs"]["recording"]).stat().st_size > 1_000
+
+
+def test_demo_text_summary(tmp_path):
+    p = xband("demo", "--no-record", "--no-plot", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    for words in ("miss distance", "stage", "calls", "share", "track", "guide", "plant"):
+        assert words in p.stdout
+    assert not list(tmp_path.iterdir())
+
+
+def test_run_is_reproducible_and_seed_matters(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text((ROOT / "examples" / "default.toml").read_text())
+    a = json.loads(xband("run", str(f), "--json", "--no-record", "--no-plot").stdout)
+    b = json.loads(xband("run", str(f), "--json", "--no-record", "--no-plot").stdout)
+    c = json.loads(xband("run", str(f), "--json", "--no-record", "--no-plot",
+                         "--seed", "7").stdout)
+    assert a["miss_distance_m"] == b["miss_distance_m"]
+    assert a["t_closest_s"] == b["t_closest_s"]
+    assert c["miss_distance_m"] != a["miss_distance_m"]
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[guidance]\nnav_ration = 3.0\n", "nav_ration"),
+    ("[radar]\np_detection = 2.0\n", "p_detection"),
+    ("[interceptor]\nspeed_mps = \"fast\"\n", "speed_mps"),
+])
+def test_bad_scenario_is_one_line_no_traceback(tmp_path, text, key):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    p = xband("run", str(f))
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and "bad.toml" in lines[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_missing_scenario_file(tmp_path):
+    p = xband("run", str(tmp_path / "none.toml"))
+    assert p.returncode == 2 and "none.toml" in p.stderr and "Traceback" not in p.stderr

@@ -1,0 +1,294 @@
+"""Recordings (xband.io.recording): bit-exact round trips, torn tails at every byte offset,
+corrupt frames mid-file, refusals, and real crashes (SIGKILL) of a writing process."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xband.errors import ProtocolError, RecordingError
+from xband.hil.codec import FLAG_MORE, Encoder, MsgType, cobs_decode
+from xband.hil.messages import encode_message
+from xband.io.recording import (
+    FORMAT, RecordingWriter, iter_frames, iter_messages, read_recording,
+)
+from xband.types import Commands, Detections, PlantState, Tracks
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _dets(rng, n, t):
+    A = rng.normal(size=(n, 4, 4))
+    return Detections(np.full(n, t), rng.uniform(1e3, 3e4, n), rng.uniform(-3, 3, n),
+                      rng.uniform(0, 1, n), rng.normal(0, 300, n), rng.uniform(1, 1e4, n),
+                      A @ A.transpose(0, 2, 1))
+
+
+def _tracks(rng, n, t, d=9, m=3):
+    A = rng.normal(size=(n, d, d))
+    return Tracks(rng.integers(0, 2**62, n), np.full(n, t), rng.normal(size=(n, d)),
+                  A @ A.transpose(0, 2, 1), rng.random(n) < 0.5, rng.dirichlet(np.ones(m), n))
+
+
+def _cmds(rng, n, t):
+    return Commands(np.full(n, t), rng.normal(0, 50, (n, 3)), rng.uniform(0, 9, n),
+                    rng.random(n) < 0.5)
+
+
+def _state(rng, n, t):
+    return PlantState(np.full(n, t), np.arange(n), *rng.normal(0, 1e3, (3, n, 3)))
+
+
+def _run(rng):
+    """A list of (kind, t, record) covering every record type and split batches."""
+    out = []
+    for k in range(6):
+        t = round(0.05 * (k + 1), 3)
+        out.append(("detections", t, _dets(rng, [0, 1, 5, 40, 71, 3][k], t)))
+        out.append(("tracks", t, _tracks(rng, [0, 1, 9, 2, 20, 1][k], t)))
+        out.append(("command", t, _cmds(rng, 1, t)))
+        out.append(("state", t, _state(rng, 2, t)))
+    out.append(("stats", 0.3, {"scans": 6, "mean_ms": 1.5, "nan": None}))
+    out.append(("meta", 0.3, {"note": "half way", "list": [1, 2, 3]}))
+    out.append(("detections", 0.35, _dets(rng, 40, 0.35)))      # split in 2 frames
+    out.append(("command", 0.35, _cmds(rng, 1, 0.35)))
+    return out
+
+
+def _same(kind, a, b):
+    return a.equals(b) if hasattr(a, "equals") else a == b
+
+
+def _write(path, run, **kw):
+    with RecordingWriter(path, {"scenario": "test", "seed": 3, "arr": np.arange(2)},
+                         **kw) as rec:
+        for kind, t, record in run:
+            getattr(rec, {"detections": "write_detections", "tracks": "write_tracks",
+                          "command": "write_commands", "state": "write_state",
+                          "stats": "write_stats", "meta": "write_meta"}[kind])(record, t)
+    return rec
+
+
+@pytest.fixture
+def run():
+    return _run(np.random.default_rng(11))
+
+
+def test_round_trip_is_bit_exact(tmp_path, run):
+    path = tmp_path / "run.xbr"
+    w = _write(path, run)
+    rec = read_recording(path)
+    assert rec.header == {"format": FORMAT, "format_version": 1, "protocol_version": 1,
+                          "scenario": "test", "seed": 3, "arr": [0, 1]}
+    assert rec.complete and rec.integrity.ok and rec.integrity.complete
+    assert rec.footer["end"] is True and rec.footer["frames"] == w.frames - 1
+    assert rec.footer["messages"] == {"detections": 7, "tracks": 6, "command": 7, "state": 6,
+                                      "stats": 1, "meta": 1}
+    assert len(rec.messages) == len(run)
+    for (kind, t, record), msg in zip(run, rec.messages):
+        assert (msg.kind, msg.t) == (kind, t)
+        assert _same(kind, msg.record, record), kind
+    assert [len(d) for d in rec.detections()] == [0, 1, 5, 40, 71, 3, 40]
+    assert len(rec.tracks()) == len(rec.states()) == 6 and len(rec.commands()) == 7
+    assert rec.stats() == [{"scans": 6, "mean_ms": 1.5, "nan": None}]
+    assert rec.integrity.frames == w.frames and rec.integrity.bytes == path.stat().st_size
+    streamed = list(iter_messages(path))
+    assert streamed[0].record == rec.header and streamed[-1].record == rec.footer
+    assert len(list(iter_frames(path, chunk_size=97))) == w.frames
+
+
+def _message_ends(data: bytes) -> list[int]:
+    """Byte offset just after the last frame of each message (header first)."""
+    ends, pos = [], 0
+    for frame_end in [i + 1 for i, b in enumerate(data) if b == 0]:
+        raw = cobs_decode(data[pos:frame_end - 1])
+        if not int.from_bytes(raw[2:4], "little") & FLAG_MORE:
+            ends.append(frame_end)
+        pos = frame_end
+    return ends
+
+
+def test_truncation_at_every_offset_of_the_last_frames(tmp_path, run):
+    src = tmp_path / "full.xbr"
+    _write(src, run)
+    data = src.read_bytes()
+    ends = _message_ends(data)                       # header, run…, footer
+    assert len(ends) == len(run) + 2
+    cut_path = tmp_path / "cut.xbr"
+    start = ends[-5]                                 # the last 3 messages + the footer,
+    offsets = range(start, len(data) + 1)            # among them a 2-frame split batch
+    assert len(offsets) > 4000
+    for cut in offsets:
+        cut_path.write_bytes(data[:cut])
+        rec = read_recording(cut_path)
+        whole = sum(e <= cut for e in ends)          # messages wholly inside the cut
+        last_delim = data.rfind(b"\x00", 0, cut) + 1
+        i = rec.integrity
+        assert i.torn_tail_bytes == cut - last_delim, cut
+        assert rec.complete == (cut == len(data)) == (whole == len(ends))
+        assert len(rec.messages) == min(whole - 1, len(run)), cut
+        pairs = list(zip(run, rec.messages))
+        assert [(m.kind, m.t) for _, m in pairs] == [(kd, t) for (kd, t, _), _ in pairs]
+        for (kind, _, record), msg in pairs[-3:]:
+            assert _same(kind, msg.record, record)
+        assert i.corrupt_frames == 0 and i.seq_gaps == 0 and i.bad_payloads == 0
+        # a cut between the two frames of a split batch leaves one incomplete message
+        assert i.incomplete_messages == (0 if last_delim in ends else 1), cut
+
+
+def test_corrupt_byte_mid_file_is_counted_and_the_rest_replays(tmp_path, run):
+    src = tmp_path / "full.xbr"
+    _write(src, run)
+    data = bytearray(src.read_bytes())
+    ends = _message_ends(bytes(data))
+    k = next(j for j in range(8, len(ends)) if data[ends[j - 1]:ends[j]].count(0) == 1)
+    lo, hi = ends[k - 1], ends[k]                    # message k: a single-frame one
+    bad = bytearray(data)
+    bad[(lo + hi) // 2] ^= 0x5A
+    (tmp_path / "bad.xbr").write_bytes(bad)
+    rec = read_recording(tmp_path / "bad.xbr")
+    i = rec.integrity
+    assert i.corrupt_frames >= 1 and i.seq_gaps == 1 and rec.complete and not i.ok
+    want = [m for j, m in enumerate(run) if j != k - 1]
+    assert [(m.kind, m.t) for m in rec.messages] == [(kd, t) for kd, t, _ in want]
+    for (kind, _, record), msg in zip(want, rec.messages):
+        assert _same(kind, msg.record, record)
+    # a damaged delimiter merges two frames: both are lost, the rest replays
+    bad = bytearray(data)
+    bad[hi - 1] = 0x33
+    (tmp_path / "bad2.xbr").write_bytes(bad)
+    rec = read_recording(tmp_path / "bad2.xbr")
+    assert rec.integrity.seq_gaps == 2 and len(rec.messages) == len(run) - 2
+    assert rec.complete
+
+
+def test_overwrite_refused_unless_asked(tmp_path, run):
+    path = tmp_path / "run.xbr"
+    _write(path, run[:3])
+    before = path.read_bytes()
+    with pytest.raises(RecordingError, match=r"run\.xbr.*overwrite=True"):
+        RecordingWriter(path, {})
+    assert path.read_bytes() == before
+    _write(path, run[3:5], overwrite=True)
+    assert len(read_recording(path).messages) == 2
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "empty file"),
+    (b"time,range\n0.1,1000\n", "no whole message"),
+    (bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)), "not a"),
+])
+def test_not_a_recording(tmp_path, content, match):
+    path = tmp_path / "thing.bin"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=match) as err:
+        read_recording(path)
+    assert "thing.bin" in str(err.value)
+
+
+def test_wrong_first_message_or_format(tmp_path):
+    enc = Encoder()
+    path = tmp_path / "x.xbr"
+    path.write_bytes(encode_message(enc, "stats", {"a": 1}, 0.0))
+    with pytest.raises(RecordingError, match="first message is a STATS message"):
+        read_recording(path)
+    path.write_bytes(encode_message(Encoder(), "meta", {"format": "other"}, 0.0))
+    with pytest.raises(RecordingError, match="format 'other'"):
+        read_recording(path)
+    path.write_bytes(encode_message(Encoder(), "meta", {"format": FORMAT,
+                                                        "format_version": 2}, 0.0))
+    with pytest.raises(RecordingError, match="format_version 2"):
+        read_recording(path)
+    with pytest.raises(RecordingError, match="missing.xbr"):
+        read_recording(tmp_path / "missing.xbr")
+
+
+def test_writer_misuse_and_abort(tmp_path, run):
+    with pytest.raises(RecordingError, match="reserved"):
+        RecordingWriter(tmp_path / "a.xbr", {"format": "mine"})
+    with pytest.raises(RecordingError, match="cannot create"):
+        RecordingWriter(tmp_path / "no" / "such" / "dir.xbr", {})
+    path = tmp_path / "b.xbr"
+    with pytest.raises(ZeroDivisionError):
+        with RecordingWriter(path, {"seed": 1}) as w:
+            w.write("detections", run[0][2], run[0][1])
+            1 / 0
+    rec = read_recording(path)
+    assert not rec.complete and rec.footer is None
+    assert rec.messages[-1].record == {"aborted": True, "error": "ZeroDivisionError: "
+                                       "division by zero"}
+    with pytest.raises(RecordingError, match="closed"):
+        w.write_stats({}, 0.0)
+    w2 = RecordingWriter(tmp_path / "c.xbr", {})
+    with pytest.raises(RecordingError, match="'end' is reserved"):
+        w2.write_meta({"end": True}, 0.0)
+    with pytest.raises(ProtocolError, match="body_id"):
+        w2.write_state(PlantState([0.0], [-1], *np.zeros((3, 1, 3))), 0.0)
+    w2.flush(fsync=True)
+    w2.close({"miss_distance_m": 1.5, "end": "ignored"})
+    w2.close()                                       # no-op
+    rec = read_recording(tmp_path / "c.xbr")
+    assert rec.footer["end"] is True and rec.footer["miss_distance_m"] == 1.5
+    assert rec.integrity.ok and rec.messages == []
+
+
+CHILD = r"""
+import sys, numpy as np
+from xband.io.recording import RecordingWriter
+from xband.types import Commands, Detections
+path, seed = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(seed)
+with RecordingWriter(path, {"scenario": "crash", "seed": seed}) as rec:
+    print("ready", flush=True)
+    k = 0
+    while True:
+        t = k / 1000
+        n = int(rng.integers(0, 45))
+        rec.write_detections(Detections(np.full(n, t), k + np.arange(n), np.zeros(n),
+                                        np.zeros(n), np.zeros(n), np.ones(n),
+                                        np.zeros((n, 4, 4))), t)
+        rec.write_commands(Commands([t], [[k, 0.0, 0.0]], [1.0], [False]), t)
+        k += 1
+"""
+
+
+def test_sigkill_while_writing_leaves_a_readable_recording(tmp_path):
+    rng = np.random.default_rng(5)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(SRC)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+    for trial in range(5):
+        path = tmp_path / f"crash{trial}.xbr"
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(trial)],
+                                 stdout=subprocess.PIPE, env=env)
+        try:
+            assert child.stdout.readline().strip() == b"ready"
+            time.sleep(float(rng.uniform(0.02, 0.25)))
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+            child.stdout.close()
+        assert child.returncode == -signal.SIGKILL
+        rec = read_recording(path)
+        i = rec.integrity
+        assert rec.header["seed"] == trial and not rec.complete
+        assert i.corrupt_frames == i.seq_gaps == i.bad_payloads == 0
+        assert i.incomplete_messages <= 1 and i.torn_tail_bytes < 4138
+        # the messages replay in order, with no hole: detections k, command k, …
+        kinds = [m.kind for m in rec.messages]
+        assert kinds == ["detections", "command"] * (len(kinds) // 2) + \
+            ["detections"] * (len(kinds) % 2)
+        for j, msg in enumerate(rec.messages):
+            k = j // 2
+            assert msg.t == k / 1000
+            if msg.kind == "command":
+                assert msg.record.a_cmd[0, 0] == k
+            else:
+                assert np.array_equal(msg.record.range, k + np.arange(len(msg.record)))
+        assert len(rec.messages) > 0
+        assert MsgType.DETECTIONS.kind == "detections"

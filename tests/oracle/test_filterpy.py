@@ -1,0 +1,71 @@
+"""FilterPy as an oracle: xband's KF and EKF reproduce FilterPy's KalmanFilter and
+ExtendedKalmanFilter (both Joseph form) given identical matrices and measurements."""
+import numpy as np
+import pytest
+
+from xband.radar.measure import sph_of
+from xband.reference.kalman import sph_measure, wrap_angle
+from xband.track import filters
+from xband.track.models import cv_matrices
+
+kalman = pytest.importorskip("filterpy.kalman", reason="the compare extra (FilterPy) is not installed")
+
+pytestmark = pytest.mark.reference_rerun
+STEPS = 1000
+
+
+def test_kf_matches_filterpy(rng, backend):
+    F, Q = cv_matrices(0.05, 2.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    R = np.diag([4.0, 9.0, 1.0])
+    kf = kalman.KalmanFilter(dim_x=6, dim_z=3)
+    kf.F, kf.Q, kf.H, kf.R = F, Q, H, R
+    kf.x = np.array([10.0, -20.0, 5.0, 3.0, 1.0, -0.5])
+    kf.P = np.diag([100.0, 100.0, 100.0, 25.0, 25.0, 25.0])
+    x, P = kf.x[None].copy(), kf.P[None].copy()
+    truth = kf.x.copy()
+    worst_x = worst_P = 0.0
+    for _ in range(STEPS):
+        truth = F @ truth
+        z = truth[:3] + rng.normal(size=3) * np.sqrt(np.diag(R))
+        kf.predict()
+        kf.update(z)
+        filters.predict(x, P, F, Q)
+        nis, status = filters.update(x, P, z[None], H, R)
+        assert status[0] == filters.UPDATED
+        worst_x = max(worst_x, np.abs(x[0] - kf.x).max())
+        worst_P = max(worst_P, np.abs(P[0] - kf.P).max())
+        np.testing.assert_allclose(nis[0], kf.y @ np.linalg.solve(kf.S, kf.y), rtol=1e-9)
+    assert worst_x < 1e-9 and worst_P < 1e-9, (worst_x, worst_P)
+
+
+def test_ekf_spherical_matches_filterpy(rng, backend):
+    dt = 0.05
+    F, Q = cv_matrices(dt, 5.0)
+    R = np.diag([25.0, 1e-6, 1e-6, 1.0])
+    ekf = kalman.ExtendedKalmanFilter(dim_x=6, dim_z=4)
+    ekf.F, ekf.Q, ekf.R = F, Q, R
+    truth = np.array([3000.0, 8000.0, 2000.0, -50.0, -200.0, 0.0])
+    ekf.x = truth + np.array([30.0, -30.0, 20.0, 10.0, -10.0, 5.0])
+    ekf.P = np.diag([900.0, 900.0, 900.0, 400.0, 400.0, 400.0])
+    x, P = ekf.x[None].copy(), ekf.P[None].copy()
+
+    def residual(a, b):
+        y = a - b
+        y[1] = wrap_angle(y[1])
+        return y
+
+    worst_x = worst_P = 0.0
+    for _ in range(STEPS):
+        truth = F @ truth
+        z = sph_of(truth[:3], truth[3:])[0] + rng.normal(size=4) * np.sqrt(np.diag(R))
+        ekf.predict()
+        ekf.update(z, lambda s: sph_measure(s)[1], lambda s: sph_measure(s)[0],
+                   residual=residual)
+        filters.predict(x, P, F, Q)
+        _, status = filters.update_spherical(x, P, [0], z[None], R[None])
+        assert status[0] == filters.UPDATED
+        worst_x = max(worst_x, np.abs(x[0] - ekf.x).max() / max(1.0, np.abs(ekf.x).max()))
+        worst_P = max(worst_P, np.abs(P[0] - ekf.P).max() / max(1.0, np.abs(ekf.P).max()))
+    # relative to the magnitudes (positions of km): 1e-9 of the largest entry
+    assert worst_x < 1e-9 and worst_P < 1e-9, (worst_x, worst_P)

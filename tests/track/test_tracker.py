@@ -1,0 +1,76 @@
+"""The scan-by-scan tracker on simulated scans: confirmation, accuracy, clutter, bad input."""
+import numpy as np
+import pytest
+
+from xband.config import Radar, Tracker as TrackerConfig
+from xband.errors import InputError
+from xband.radar.measure import MeasurementModel
+from xband.track.tracker import Tracker
+from xband.types import Detections
+
+pytestmark = pytest.mark.reference_rerun
+
+
+def _fly(rng, tracker, radar, p, v, scans, dt=0.05):
+    sensor = MeasurementModel(radar)
+    out = []
+    for k in range(scans):
+        t = k * dt
+        pos = p + v * t
+        dets = sensor.measure(t, pos, np.broadcast_to(v, pos.shape), np.ones(len(p)), rng)
+        out.append((tracker.step(dets, t), pos))
+    return out
+
+
+def test_two_targets_in_clutter(rng, backend):
+    p = np.array([[5000.0, 8000.0, 2000.0], [-3000.0, 9000.0, 1500.0]])
+    v = np.array([[-100.0, -200.0, 0.0], [150.0, -180.0, 5.0]])
+    tracker = Tracker(TrackerConfig())
+    hist = _fly(rng, tracker, Radar(p_detection=0.9, false_alarms_per_scan=5.0), p, v, 120)
+    tracks, pos = hist[-1]
+    conf = tracks.take(tracks.confirmed)
+    assert len(conf) == 2
+    d = np.linalg.norm(conf.x[:, None, :3] - pos[None], axis=2)
+    assert np.all(d.min(axis=0) < 30.0)                   # each target has a close track
+    ids_over_time = {int(i) for tr, _ in hist[-60:] for i in tr.id[tr.confirmed]}
+    assert ids_over_time == set(conf.id.tolist())        # stable ids, no swaps or breaks
+    vel_err = np.linalg.norm(conf.x[:, 3:6][np.argmin(d, axis=0)] - v, axis=1)
+    assert np.all(vel_err < 20.0)
+    assert tracker.stats["deleted"] > 0                   # clutter tracks died
+
+
+def test_nonfinite_detections_never_poison_a_track(rng, backend):
+    p, v = np.array([[4000.0, 6000.0, 1000.0]]), np.array([[-80.0, -150.0, 0.0]])
+    radar = Radar(p_detection=1.0, false_alarms_per_scan=0.0)
+    tracker = Tracker(TrackerConfig())
+    _fly(rng, tracker, radar, p, v, 20)
+    bad = Detections(t=[1.0, 1.0, 1.0], range=[np.nan, np.inf, 7000.0],
+                     az=[0.5, 0.5, np.nan], el=[0.1, 0.1, 0.1], range_rate=[1.0, 1.0, np.inf],
+                     snr=[10.0, 10.0, 10.0], R=np.broadcast_to(np.eye(4), (3, 4, 4)))
+    tracks = tracker.step(bad, 1.0)
+    assert np.all(np.isfinite(tracks.x)) and np.all(np.isfinite(tracks.P))
+    assert tracker.stats["rejected_nonfinite"] == 3
+    assert tracker.stats["skipped_updates"] == 0
+
+
+def test_sum_only_detection_updates_range_only(rng, backend):
+    p, v = np.array([[4000.0, 6000.0, 1000.0]]), np.array([[-80.0, -150.0, 0.0]])
+    tracker = Tracker(TrackerConfig())
+    tracks, pos = _fly(rng, tracker, Radar(p_detection=1.0, false_alarms_per_scan=0.0),
+                       p, v, 20)[-1]
+    t = 20 * 0.05
+    true = pos[0] + v[0] * 0.05
+    r = np.linalg.norm(true)
+    rr = true @ v[0] / r
+    R = np.diag([25.0, np.nan, np.nan, 1.0])
+    det = Detections(t=[t], range=[r], az=[np.nan], el=[np.nan], range_rate=[rr], snr=[30.0],
+                     R=R[None])
+    tracks = tracker.step(det, t)
+    assert tracker.stats["updates"] >= 20 and np.all(np.isfinite(tracks.x))
+
+
+def test_time_must_not_go_back(rng):
+    tracker = Tracker(TrackerConfig())
+    tracker.step(Detections.empty(), 1.0)
+    with pytest.raises(InputError, match="before the last"):
+        tracker.step(Detections.empty(), 0.5)
