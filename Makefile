@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 KERNEL_SRC := $(wildcard ext/*.pyx ext/*.pxd)
 PYTEST_FLAGS ?=
 
-.PHONY: demo test test-c bench bench-short build clean dist help
+.PHONY: demo test bench bench-short build clean dist dist-check help
 
 help:
 	@echo "make demo   - build xband in .venv and run the default simulated engagement"
@@ -53,8 +53,17 @@ bench-short: $(VENV)/.stamp-test
 	  --benchmark-max-time=0.05 --benchmark-json=.benchmarks/bench-ci.json
 
 dist: $(BIN)/python
+	rm -rf dist
 	$(PIP) install -q build
 	$(BIN)/python -m build
+
+# The packaging check: sdist + wheel, the wheel installed alone into a clean venv, demo run.
+dist-check: dist
+	rm -rf build/dist-venv
+	$(PYTHON) -m venv build/dist-venv
+	build/dist-venv/bin/python -m pip install -q dist/xband-*.whl
+	cd build && dist-venv/bin/xband demo --json --no-record --no-plot > dist-demo.json
+	@echo "wheel installs and runs: $$(head -c 120 build/dist-demo.json)"
 
 clean:
 	rm -rf build dist src/*.egg-info src/xband/_ext/*.so ext/*.c .pytest_cache

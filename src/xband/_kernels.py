@@ -21,7 +21,7 @@ from types import ModuleType
 from .errors import ConfigError, KernelError
 
 #: Every kernel stem: ext/<stem>.pyx and src/xband/reference/<stem>.py.
-STEMS = ("coords", "kalman", "guidance", "engage")
+STEMS = ("coords", "kalman", "guidance", "engage", "wire")
 MODES = ("auto", "cython", "reference")
 BUILD_HINT = "make build  (or: pip install -e . — needs Cython>=3, numpy and a C compiler)"
 

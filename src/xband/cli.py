@@ -95,9 +95,9 @@ def _run(sc, args, argv) -> int:
     t0 = time.perf_counter()
     try:
         result = pipeline.run(sc, recorder=recorder)
-    except BaseException:
-        if recorder is not None:
-            recorder.close({"end": True, "status": "interrupted"})
+    except BaseException as exc:
+        if recorder is not None:           # no end marker: the recording reads as interrupted
+            recorder.abort(f"{type(exc).__name__}: {exc}")
         raise
     wall = time.perf_counter() - t0
     if recorder is not None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from xband.io.recording import read_recording
+
 pytestmark = pytest.mark.reference_rerun
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +32,14 @@ def test_demo_json(tmp_path):
         assert doc["stages"][stage]["calls"] > 0
         assert doc["stages"][stage]["seconds"] > 0.0
     assert Path(doc["outputs"]["plot"]).stat().st_size > 10_000
-    assert Path(doc["outputs"]["recording"]).stat().st_size > 1_000
+    rec = read_recording(doc["outputs"]["recording"])
+    assert rec.complete and rec.integrity.ok
+    assert rec.header["backend"] == expect and rec.header["seed"] == doc["seed"]
+    assert "[guidance]" in rec.header["scenario_toml"]
+    assert len(rec.detections()) == len(rec.tracks()) == doc["scans"]
+    assert len(rec.commands()) == doc["commands"]
+    assert rec.footer["status"] == "intercept"
+    assert rec.footer["miss_distance_m"] == doc["miss_distance_m"]
 
 
 def test_demo_text_summary(tmp_path):

@@ -17,8 +17,9 @@ from hypothesis.extra import numpy as hnp
 
 from xband.errors import ProtocolError
 from xband.hil.codec import (
-    FLAG_CONT, FLAG_MORE, HEADER, HEADER_SIZE, MAX_ENCODED_FRAME, MAX_PAYLOAD, Decoder, Encoder, Frame,
-    MsgType, cobs_decode, cobs_encode, cobs_max_encoded_len, crc32, encode_frame, parse_frame,
+    FLAG_CONT, FLAG_MORE, HEADER, HEADER_SIZE, MAX_ENCODED_FRAME, MAX_PAYLOAD, Decoder,
+    Encoder, Frame, MsgType, cobs_decode, cobs_encode, cobs_max_encoded_len, crc32,
+    encode_frame, parse_frame,
 )
 from xband.hil.messages import (
     Assembler, Cap, ErrorCode, ErrorMessage, Heartbeat, Hello, Message, Role, decode_detections,
@@ -67,10 +68,40 @@ def test_cobs_decode_errors_name_the_problem(bad, what):
         cobs_decode(bad)
 
 
-@given(st.binary(max_size=3000))
+def _cobs_reference(data: bytes) -> bytes:
+    """Byte-at-a-time COBS as in PROTOCOL.md 2.2 (the paper's loop, minus its final 0x01)."""
+    out, block = bytearray(), bytearray()
+    for b in data:
+        if b == 0:
+            out += bytes([len(block) + 1]) + block
+            block.clear()
+        else:
+            block.append(b)
+            if len(block) == 254:
+                out += b"\xff" + block
+                block.clear()
+                full = True
+                continue
+        full = False
+    if block or not data or not full:
+        out += bytes([len(block) + 1]) + block
+    return bytes(out)
+
+
+# zero-heavy data exercises the numpy paths; long non-zero runs the 0xFF blocks
+cobs_inputs = st.one_of(
+    st.binary(max_size=3000),
+    st.lists(st.sampled_from([0, 0, 1, 0x7F, 0xFF]), max_size=3000).map(bytes),
+    st.lists(st.tuples(st.integers(0, 600), st.integers(0, 3)), max_size=12).map(
+        lambda runs: b"".join(b"\x5a" * n + b"\x00" * z for n, z in runs)),
+)
+
+
+@given(cobs_inputs)
 @FAST
 def test_cobs_round_trip_and_bound(data):
     enc = cobs_encode(data)
+    assert enc == _cobs_reference(data)
     assert b"\x00" not in enc
     assert len(enc) <= cobs_max_encoded_len(len(data))
     assert cobs_decode(enc) == data
@@ -152,7 +183,7 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.text(max_size=30)
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=8), c, max_size=5),
-    max_leaves=40)
+    max_leaves=20)
 json_objects = st.dictionaries(st.text(max_size=10), json_values, max_size=8)
 hellos = st.builds(Hello, role=st.sampled_from(list(Role)), name=st.text(max_size=16),
                    capabilities=st.integers(0, 2**32 - 1), max_payload=st.integers(256, 4096),
@@ -229,6 +260,8 @@ def test_batches_split_on_item_boundaries():
     assert [int.from_bytes(p[:2], "little") for p in payloads] == [34, 6]
     assert len(encode_detections(d, max_payload=256)) == 20
     assert encode_detections(Detections.empty()) == [b"\x00\x00"]
+    c = Commands(np.zeros(125), np.zeros((125, 3)), np.zeros(125), np.zeros(125, bool))
+    assert [len(p) for p in encode_commands(c)] == [2 + 124 * 33, 2 + 33]
     frames = Encoder().frames(MsgType.DETECTIONS, payloads, 5)
     assert [f.flags for f in frames] == [FLAG_MORE, FLAG_CONT]
     assert decode_message(frames).record.range.tolist() == list(range(40))

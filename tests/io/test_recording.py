@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from xband.errors import ProtocolError, RecordingError
-from xband.hil.codec import FLAG_MORE, Encoder, MsgType, cobs_decode
+from xband.hil.codec import FLAG_MORE, Encoder, cobs_decode
 from xband.hil.messages import encode_message
 from xband.io.recording import (
     FORMAT, RecordingWriter, iter_frames, iter_messages, read_recording,
@@ -81,7 +81,7 @@ def run():
 
 
 def test_round_trip_is_bit_exact(tmp_path, run):
-    path = tmp_path / "run.xbr"
+    path = tmp_path / "run.xrec"
     w = _write(path, run)
     rec = read_recording(path)
     assert rec.header == {"format": FORMAT, "format_version": 1, "protocol_version": 1,
@@ -115,15 +115,19 @@ def _message_ends(data: bytes) -> list[int]:
 
 
 def test_truncation_at_every_offset_of_the_last_frames(tmp_path, run):
-    src = tmp_path / "full.xbr"
+    run = run[:1] + run[-4:]                         # keep it small: each cut is re-read
+    src = tmp_path / "full.xrec"
     _write(src, run)
     data = src.read_bytes()
     ends = _message_ends(data)                       # header, run…, footer
     assert len(ends) == len(run) + 2
-    cut_path = tmp_path / "cut.xbr"
-    start = ends[-5]                                 # the last 3 messages + the footer,
-    offsets = range(start, len(data) + 1)            # among them a 2-frame split batch
-    assert len(offsets) > 4000
+    cut_path = tmp_path / "cut.xrec"
+    # every offset of the last 3 frames (footer, command, tail of the split batch) and of
+    # both ends of the split batch's 4 kB head frame; inside it, every 7th byte
+    head_lo, head_hi = ends[-4], data.index(b"\x00", ends[-4]) + 1
+    offsets = sorted(set(range(ends[-5], head_lo + 40)) | set(range(head_lo, head_hi, 7))
+                     | set(range(head_hi - 40, len(data) + 1)))
+    assert len(offsets) > 1000
     for cut in offsets:
         cut_path.write_bytes(data[:cut])
         rec = read_recording(cut_path)
@@ -143,7 +147,7 @@ def test_truncation_at_every_offset_of_the_last_frames(tmp_path, run):
 
 
 def test_corrupt_byte_mid_file_is_counted_and_the_rest_replays(tmp_path, run):
-    src = tmp_path / "full.xbr"
+    src = tmp_path / "full.xrec"
     _write(src, run)
     data = bytearray(src.read_bytes())
     ends = _message_ends(bytes(data))
@@ -151,8 +155,8 @@ def test_corrupt_byte_mid_file_is_counted_and_the_rest_replays(tmp_path, run):
     lo, hi = ends[k - 1], ends[k]                    # message k: a single-frame one
     bad = bytearray(data)
     bad[(lo + hi) // 2] ^= 0x5A
-    (tmp_path / "bad.xbr").write_bytes(bad)
-    rec = read_recording(tmp_path / "bad.xbr")
+    (tmp_path / "bad.xrec").write_bytes(bad)
+    rec = read_recording(tmp_path / "bad.xrec")
     i = rec.integrity
     assert i.corrupt_frames >= 1 and i.seq_gaps == 1 and rec.complete and not i.ok
     want = [m for j, m in enumerate(run) if j != k - 1]
@@ -162,17 +166,17 @@ def test_corrupt_byte_mid_file_is_counted_and_the_rest_replays(tmp_path, run):
     # a damaged delimiter merges two frames: both are lost, the rest replays
     bad = bytearray(data)
     bad[hi - 1] = 0x33
-    (tmp_path / "bad2.xbr").write_bytes(bad)
-    rec = read_recording(tmp_path / "bad2.xbr")
+    (tmp_path / "bad2.xrec").write_bytes(bad)
+    rec = read_recording(tmp_path / "bad2.xrec")
     assert rec.integrity.seq_gaps == 2 and len(rec.messages) == len(run) - 2
     assert rec.complete
 
 
 def test_overwrite_refused_unless_asked(tmp_path, run):
-    path = tmp_path / "run.xbr"
+    path = tmp_path / "run.xrec"
     _write(path, run[:3])
     before = path.read_bytes()
-    with pytest.raises(RecordingError, match=r"run\.xbr.*overwrite=True"):
+    with pytest.raises(RecordingError, match=r"run\.xrec.*overwrite=True"):
         RecordingWriter(path, {})
     assert path.read_bytes() == before
     _write(path, run[3:5], overwrite=True)
@@ -194,7 +198,7 @@ def test_not_a_recording(tmp_path, content, match):
 
 def test_wrong_first_message_or_format(tmp_path):
     enc = Encoder()
-    path = tmp_path / "x.xbr"
+    path = tmp_path / "x.xrec"
     path.write_bytes(encode_message(enc, "stats", {"a": 1}, 0.0))
     with pytest.raises(RecordingError, match="first message is a STATS message"):
         read_recording(path)
@@ -205,16 +209,16 @@ def test_wrong_first_message_or_format(tmp_path):
                                                         "format_version": 2}, 0.0))
     with pytest.raises(RecordingError, match="format_version 2"):
         read_recording(path)
-    with pytest.raises(RecordingError, match="missing.xbr"):
-        read_recording(tmp_path / "missing.xbr")
+    with pytest.raises(RecordingError, match="missing.xrec"):
+        read_recording(tmp_path / "missing.xrec")
 
 
 def test_writer_misuse_and_abort(tmp_path, run):
     with pytest.raises(RecordingError, match="reserved"):
-        RecordingWriter(tmp_path / "a.xbr", {"format": "mine"})
+        RecordingWriter(tmp_path / "a.xrec", {"format": "mine"})
     with pytest.raises(RecordingError, match="cannot create"):
-        RecordingWriter(tmp_path / "no" / "such" / "dir.xbr", {})
-    path = tmp_path / "b.xbr"
+        RecordingWriter(tmp_path / "no" / "such" / "dir.xrec", {})
+    path = tmp_path / "b.xrec"
     with pytest.raises(ZeroDivisionError):
         with RecordingWriter(path, {"seed": 1}) as w:
             w.write("detections", run[0][2], run[0][1])
@@ -225,7 +229,7 @@ def test_writer_misuse_and_abort(tmp_path, run):
                                        "division by zero"}
     with pytest.raises(RecordingError, match="closed"):
         w.write_stats({}, 0.0)
-    w2 = RecordingWriter(tmp_path / "c.xbr", {})
+    w2 = RecordingWriter(tmp_path / "c.xrec", {})
     with pytest.raises(RecordingError, match="'end' is reserved"):
         w2.write_meta({"end": True}, 0.0)
     with pytest.raises(ProtocolError, match="body_id"):
@@ -233,7 +237,7 @@ def test_writer_misuse_and_abort(tmp_path, run):
     w2.flush(fsync=True)
     w2.close({"miss_distance_m": 1.5, "end": "ignored"})
     w2.close()                                       # no-op
-    rec = read_recording(tmp_path / "c.xbr")
+    rec = read_recording(tmp_path / "c.xrec")
     assert rec.footer["end"] is True and rec.footer["miss_distance_m"] == 1.5
     assert rec.integrity.ok and rec.messages == []
 
@@ -258,12 +262,13 @@ with RecordingWriter(path, {"scenario": "crash", "seed": seed}) as rec:
 """
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 def test_sigkill_while_writing_leaves_a_readable_recording(tmp_path):
     rng = np.random.default_rng(5)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(SRC)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
     for trial in range(5):
-        path = tmp_path / f"crash{trial}.xbr"
+        path = tmp_path / f"crash{trial}.xrec"
         child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(trial)],
                                  stdout=subprocess.PIPE, env=env)
         try:
@@ -290,5 +295,34 @@ def test_sigkill_while_writing_leaves_a_readable_recording(tmp_path):
                 assert msg.record.a_cmd[0, 0] == k
             else:
                 assert np.array_equal(msg.record.range, k + np.arange(len(msg.record)))
-        assert len(rec.messages) > 0
-        assert MsgType.DETECTIONS.kind == "detections"
+
+
+class _FailingOnce:
+    """A raw file whose next write stores half the bytes, then fails (a full disk)."""
+
+    def __init__(self, f):
+        self.f, self.fail = f, True
+
+    def write(self, data):
+        if self.fail:
+            self.fail = False
+            self.f.write(data[:len(data) // 2])
+            raise OSError(28, "No space left on device")
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def test_a_failed_write_costs_only_its_own_message(tmp_path, run):
+    path = tmp_path / "disk.xrec"
+    w = RecordingWriter(path, {})
+    w.write_commands(run[2][2], run[2][1])
+    w._f = _FailingOnce(w._f)
+    with pytest.raises(RecordingError, match="No space left"):
+        w.write_state(run[3][2], run[3][1])
+    w.write_commands(run[6][2], run[6][1])
+    w.close()
+    rec = read_recording(path)
+    assert [m.kind for m in rec.messages] == ["command", "command"] and rec.complete
+    assert rec.integrity.corrupt_frames == 1 and rec.integrity.seq_gaps == 1

@@ -26,11 +26,14 @@ import zlib
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
+import numpy as np
+
+from .. import _kernels
 from ..errors import ProtocolError
 
 __all__ = [
-    "PROTOCOL_VERSION", "MsgType", "FLAG_MORE", "FLAG_CONT", "MAX_PAYLOAD", "MIN_PAYLOAD", "HEADER",
-    "HEADER_SIZE", "CRC_SIZE", "MAX_RAW_FRAME", "MAX_ENCODED_FRAME", "SEQ_MASK",
+    "PROTOCOL_VERSION", "MsgType", "FLAG_MORE", "FLAG_CONT", "MAX_PAYLOAD", "MIN_PAYLOAD",
+    "HEADER", "HEADER_SIZE", "CRC_SIZE", "MAX_RAW_FRAME", "MAX_ENCODED_FRAME", "SEQ_MASK",
     "REORDER_WINDOW", "cobs_encode", "cobs_decode", "cobs_max_encoded_len", "crc32",
     "Frame", "encode_frame", "parse_frame", "Encoder", "Decoder", "DecoderStats",
 ]
@@ -107,26 +110,17 @@ def cobs_encode(data: bytes) -> bytes:
     Each block is a code byte c (1…255) followed by c − 1 non-zero data bytes; a block with
     c < 255 stands for its bytes followed by a 0x00, except the last block of the frame.
     A run of 254 non-zero bytes makes a full block (c = 255) with no implied zero; if the
-    data end exactly there, no further ``0x01`` block is emitted.
+    data end exactly there, no further ``0x01`` block is emitted. The byte loop is the
+    ``wire`` kernel (ext/wire.pyx, numpy twin xband.reference.wire).
 
     >>> cobs_encode(b"\\x11\\x22\\x00\\x33").hex(" ")
     '03 11 22 02 33'
     """
-    out = bytearray()
-    pieces = bytes(data).split(b"\x00")
-    last = len(pieces) - 1
-    for k, piece in enumerate(pieces):
-        n = len(piece)
-        i = 0
-        while n - i >= 254:
-            out.append(0xFF)
-            out += piece[i:i + 254]
-            i += 254
-        if k == last and n > 0 and i == n:
-            break  # data end right after a full block: no trailing 0x01
-        out.append(n - i + 1)
-        out += piece[i:]
-    return bytes(out)
+    data = bytes(data)
+    dst = bytearray(cobs_max_encoded_len(len(data)))
+    n = _kernels.get("wire").cobs_encode(data, dst)
+    del dst[n:]
+    return bytes(dst)
 
 
 def cobs_decode(data: bytes) -> bytes:
@@ -140,23 +134,17 @@ def cobs_decode(data: bytes) -> bytes:
     n = len(data)
     if n == 0:
         raise ProtocolError("COBS: empty frame (a COBS frame has at least one code byte)")
-    z = data.find(0)
-    if z >= 0:
-        raise ProtocolError(f"COBS: unexpected 0x00 at offset {z} inside a frame of {n} bytes")
-    out = bytearray()
-    i = 0
-    while i < n:
-        code = data[i]
-        j = i + code
-        if j > n:
-            raise ProtocolError(
-                f"COBS: code byte 0x{code:02x} at offset {i} needs {code - 1} bytes, "
-                f"only {n - i - 1} remain (truncated frame)")
-        out += data[i + 1:j]
-        if code != 0xFF and j < n:
-            out.append(0)
-        i = j
-    return bytes(out)
+    dst = bytearray(n)
+    got = _kernels.get("wire").cobs_decode(data, dst)
+    if got >= 0:
+        del dst[got:]
+        return bytes(dst)
+    i = -1 - got
+    if data[i] == 0:
+        raise ProtocolError(f"COBS: unexpected 0x00 at offset {i} inside a frame of {n} bytes")
+    raise ProtocolError(
+        f"COBS: code byte 0x{data[i]:02x} at offset {i} needs {data[i] - 1} bytes, "
+        f"only {n - i - 1} remain (truncated frame)")
 
 
 @dataclass(frozen=True)
@@ -326,6 +314,12 @@ class Decoder:
     def pending_bytes(self) -> int:
         """Bytes received after the last 0x00 (an unfinished frame, or a torn tail)."""
         return len(self._buf) - self._start + self._dropped
+
+    def reset(self) -> None:
+        """Forget buffered bytes and sequence tracking (a reopened link); keep ``stats``."""
+        self._buf.clear()
+        self._start, self._skipping, self._dropped = 0, False, 0
+        self._last_seq, self._mask, self._span = None, 1, 0
 
     def feed(self, data: bytes) -> None:
         """Append received bytes (any split: byte by byte or many frames at once)."""

@@ -113,7 +113,7 @@ def _split(items: np.ndarray, head, head_size: int, max_payload: int, what: str)
     n = len(items)
     if n == 0:
         return [head(0)]
-    per = min((max_payload - head_size) // isz if isz else _MAX_COUNT, _MAX_COUNT)
+    per = min((max_payload - head_size) // isz, _MAX_COUNT)
     if per < 1:
         raise ProtocolError(f"{what}: one item of {isz} bytes does not fit in a payload of "
                             f"max_payload={max_payload} bytes")

@@ -11,7 +11,7 @@ before and after it replays.
 
 >>> import tempfile, os, numpy as np
 >>> from xband.types import Commands
->>> path = os.path.join(tempfile.mkdtemp(), "run.xbr")
+>>> path = os.path.join(tempfile.mkdtemp(), "run.xrec")
 >>> with RecordingWriter(path, {"scenario": "demo", "seed": 1}) as rec:
 ...     rec.write_commands(Commands(t=[0.1], a_cmd=[[0, 30, 0]], t_go=[4.0],
 ...                                 saturated=[False]), t=0.1)
@@ -75,6 +75,7 @@ class RecordingWriter:
         self.bytes = 0                     #: bytes written so far
         self.counts: dict[str, int] = {}   #: messages written per kind (header excluded)
         self._t = 0.0
+        self._torn = False
         self.header = {"format": FORMAT, "format_version": FORMAT_VERSION,
                        "protocol_version": PROTOCOL_VERSION, **header}
         self._write("meta", self.header, 0.0, count=False)
@@ -89,12 +90,16 @@ class RecordingWriter:
             raise RecordingError(f"{self.path}: recording is closed")
         seq0 = self._enc.seq
         data = encode_message(self._enc, kind, record, t)
+        if self._torn:                      # end the frame a failed write left unfinished,
+            data = b"\x00" + data          # so that it costs only itself
         view = memoryview(data)
         try:
             while view:                     # one write per message; loops only if partial
                 view = view[self._f.write(view):]
         except OSError as exc:
+            self._torn = True
             raise RecordingError(f"{self.path}: write failed: {exc.strerror}") from None
+        self._torn = False
         self.frames += (self._enc.seq - seq0) & 0xFFFFFFFF
         self.bytes += len(data)
         self._t = t
@@ -181,9 +186,11 @@ class RecordingWriter:
 # ------------------------------------------------------------------ reading
 @dataclass
 class Integrity:
-    """What reading a recording found. Error counts are frames dropped; ``seq_gaps`` the
-    frames missing by sequence number; ``torn_tail_bytes`` the bytes after the last 0x00
-    (a frame cut by a crash); ``complete`` is True when the end marker was read."""
+    """What reading a recording found. ``frames``: valid frames read; ``messages``: whole
+    messages replayed (header and footer excluded). Error counts are frames dropped;
+    ``seq_gaps`` the frames missing by sequence number; ``torn_tail_bytes`` the bytes after
+    the last 0x00 (a frame cut by a crash); ``complete`` is True when the end marker was
+    read."""
 
     bytes: int = 0
     frames: int = 0
@@ -346,14 +353,18 @@ def read_recording(path) -> Recording:
     raises :class:`RecordingError` naming ``path``."""
     scan = _Scan(path)
     it = scan.messages()
-    header = _check_header(scan.path, next(it, None), scan)
-    footer, messages = None, []
-    for msg in it:
-        if msg.kind == "meta" and msg.record.get("end") is True:
-            footer = msg.record
-        else:
-            messages.append(msg)
+    try:
+        header = _check_header(scan.path, next(it, None), scan)
+        footer, messages = None, []
+        for msg in it:
+            if msg.kind == "meta" and msg.record.get("end") is True:
+                footer = msg.record
+            else:
+                messages.append(msg)
+    finally:
+        it.close()  # closes the file at once, also when the header is refused
     integ = scan.integrity()
+    integ.messages = len(messages)
     integ.complete = footer is not None
     return Recording(scan.path, header, footer, messages, integ)
 
