@@ -3,6 +3,7 @@
 Everything else about the package lives in pyproject.toml; this file only lists the
 extensions, their compiler flags and the Cython directives (set once, here).
 """
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,10 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
+# XBAND_BUILD_ONLY=stem1,stem2 builds just those kernels (in-place development builds:
+#   XBAND_BUILD_ONLY=kalman python setup.py build_ext --inplace)
+ONLY = {s for s in os.environ.get("XBAND_BUILD_ONLY", "").split(",") if s}
+
 extensions = [
     Extension(
         f"xband._ext.{pyx.stem}",
@@ -29,6 +34,7 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for pyx in sorted((HERE / "ext").glob("*.pyx"))
+    if not ONLY or pyx.stem in ONLY
 ]
 
 setup(

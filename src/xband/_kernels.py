@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import warnings
 from types import ModuleType
 
 from .errors import ConfigError, KernelError
 
+def _stems() -> tuple:
+    """Every kernel stem: one numpy twin src/xband/reference/<stem>.py per ext/<stem>.pyx
+    (tests/kernels/test_parity.py checks that the two sets agree)."""
+    from . import reference
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(reference.__path__)
+                        if not m.name.startswith("_")))
+
+
 #: Every kernel stem: ext/<stem>.pyx and src/xband/reference/<stem>.py.
-STEMS = ("coords", "kalman", "guidance", "engage", "wire")
+STEMS = _stems()
 MODES = ("auto", "cython", "reference")
 BUILD_HINT = "make build  (or: pip install -e . — needs Cython>=3, numpy and a C compiler)"
 

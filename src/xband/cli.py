@@ -1,14 +1,17 @@
 """The ``xband`` command line.
 
-Subcommands: ``demo`` (the built-in default engagement) and ``run SCENARIO.toml``. Each
+Subcommands: ``demo`` (the built-in default engagement), ``run SCENARIO.toml``,
+``scenario``, and one per module of ``xband.commands`` (see its docstring). Each
 prints a readable summary, or with ``--json`` one JSON object on stdout. Errors print one
 line ``xband: error: …`` on stderr and exit with status 2 (1 for an interrupted run).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
+import pkgutil
 import platform
 import sys
 import time
@@ -59,7 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(p)
     p = sub.add_parser("scenario", help="print the default scenario or describe every key")
     p.add_argument("--describe", action="store_true", help="every key with type and range")
+    for mod in _plugin_commands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_plugin=mod)
     return ap
+
+
+def _plugin_commands() -> list:
+    """The modules of xband.commands (see its docstring), in their ORDER."""
+    from . import commands
+
+    mods = [importlib.import_module(f"{commands.__name__}.{m.name}")
+            for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
+
+
+def print_json(doc: dict) -> None:
+    """Print ``doc`` as one line of JSON on stdout (non-finite floats become null)."""
+    print(json.dumps(_clean(doc)))
 
 
 def _header(sc, backend: str, argv) -> dict:
@@ -145,6 +166,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "_plugin", None) is not None:
+            return int(args._plugin.run(args) or 0)
         if args.command == "scenario":
             from .config import default_scenario_text, describe
 
