@@ -4,7 +4,7 @@
 from libc.math cimport sqrt
 
 cdef enum:
-    MAXD = 9
+    MAXD = 12
 
 cdef inline void mat_mul(const double* A, const double* B, double* C,
                          int n, int k, int m) noexcept nogil:

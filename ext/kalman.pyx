@@ -5,11 +5,12 @@
 Each `def` validates nothing (the stage modules do) and only releases the GIL around a
 `cdef ... noexcept nogil` body over typed memoryviews; per-track work uses stack buffers.
 """
-from libc.math cimport atan2, sqrt, isfinite, nearbyint, INFINITY, NAN
+from libc.math cimport atan2, sqrt, isfinite, nearbyint, log, sin, cos, fabs, INFINITY, NAN
 
 from _linalg cimport MAXD, mat_mul, mat_mul_bt, symmetrize, cholesky, chol_solve
 
 cdef double TWO_PI = 6.283185307179586
+cdef double LOG_2PI = 1.8378770664093453
 
 cdef enum:
     MAXM = 4
@@ -57,9 +58,74 @@ def kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
         _kf_predict(x, P, F, Q)
 
 
+# ---------------------------------------------------------------- coordinated turn
+cdef void _ct_f(const double* xi, double T, double* xo, double* F) noexcept nogil:
+    """f(x) and Jacobian F (7×7) of the coordinated turn over T (see the reference)."""
+    cdef double vx = xi[3], vy = xi[4], w = xi[6]
+    cdef double wt = w * T, s = sin(wt), c = cos(wt), a, b, da, db
+    cdef int i
+    if fabs(wt) < 1e-4:
+        a = T - w * w * T * T * T / 6.0
+        b = w * T * T / 2.0 - w * w * w * T * T * T * T / 24.0
+        da = -w * T * T * T / 3.0 + w * w * w * T * T * T * T * T / 30.0
+        db = T * T / 2.0 - w * w * T * T * T * T / 8.0
+    else:
+        a = s / w
+        b = (1.0 - c) / w
+        da = (T * c * w - s) / (w * w)
+        db = (T * s * w - (1.0 - c)) / (w * w)
+    xo[0] = xi[0] + a * vx - b * vy
+    xo[1] = xi[1] + b * vx + a * vy
+    xo[2] = xi[2] + T * xi[5]
+    xo[3] = c * vx - s * vy
+    xo[4] = s * vx + c * vy
+    xo[5] = xi[5]
+    xo[6] = w
+    for i in range(49):
+        F[i] = 0.0
+    for i in range(7):
+        F[i * 7 + i] = 1.0
+    F[0 * 7 + 3] = a;  F[0 * 7 + 4] = -b; F[0 * 7 + 6] = da * vx - db * vy
+    F[1 * 7 + 3] = b;  F[1 * 7 + 4] = a;  F[1 * 7 + 6] = db * vx + da * vy
+    F[2 * 7 + 5] = T
+    F[3 * 7 + 3] = c;  F[3 * 7 + 4] = -s; F[3 * 7 + 6] = -T * s * vx - T * c * vy
+    F[4 * 7 + 3] = s;  F[4 * 7 + 4] = c;  F[4 * 7 + 6] = T * c * vx - T * s * vy
+
+
+cdef void _ct_predict(double[:, ::1] x, double[:, :, ::1] P, double dt,
+                      const double[:, ::1] Q) noexcept nogil:
+    cdef Py_ssize_t t
+    cdef int i, j
+    cdef double xo[7]
+    cdef double F[49]
+    cdef double FP[49]
+    cdef double FPF[49]
+    cdef double* pt
+    cdef const double* q = &Q[0, 0]
+    cdef double s
+    for t in range(x.shape[0]):
+        _ct_f(&x[t, 0], dt, xo, F)
+        for i in range(7):
+            x[t, i] = xo[i]
+        pt = &P[t, 0, 0]
+        mat_mul(F, pt, FP, 7, 7, 7)
+        mat_mul_bt(FP, F, FPF, 7, 7, 7)
+        for i in range(7):
+            for j in range(i, 7):
+                s = 0.5 * ((FPF[i * 7 + j] + q[i * 7 + j]) + (FPF[j * 7 + i] + q[j * 7 + i]))
+                pt[i * 7 + j] = s
+                pt[j * 7 + i] = s
+
+
+def ct_predict(double[:, ::1] x, double[:, :, ::1] P, double dt, const double[:, ::1] Q):
+    """Coordinated-turn EKF prediction of x (n, 7), P (n, 7, 7) over dt, in place."""
+    with nogil:
+        _ct_predict(x, P, dt, Q)
+
+
 # ---------------------------------------------------------------- update core
 cdef int _joseph(double* x, double* P, const double* y, const double* H, const double* R,
-                 int d, int m, double* nis) noexcept nogil:
+                 int d, int m, double* nis, double* loglik) noexcept nogil:
     """One Joseph-form update on row buffers; returns UPDATED or SKIP_SINGULAR."""
     cdef double PHt[MAXD * MAXM]
     cdef double S[MAXM * MAXM]
@@ -88,6 +154,10 @@ cdef int _joseph(double* x, double* P, const double* y, const double* H, const d
     for i in range(m):
         s += y[i] * w[i]
     nis[0] = s
+    s = 0.0
+    for i in range(m):                          # log det S = 2 Σ log Lᵢᵢ
+        s += log(L[i * m + i])
+    loglik[0] = -0.5 * (nis[0] + 2.0 * s + m * LOG_2PI)
     for i in range(d):                          # K = P Hᵀ S⁻¹, row by row (S symmetric)
         for j in range(m):
             row[j] = PHt[i * m + j]
@@ -119,7 +189,7 @@ cdef int _joseph(double* x, double* P, const double* y, const double* H, const d
 # ---------------------------------------------------------------- linear update
 cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
                      const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
-                     signed char[::1] status) noexcept nogil:
+                     double[::1] loglik, signed char[::1] status) noexcept nogil:
     cdef Py_ssize_t n = x.shape[0], t
     cdef int d = <int>x.shape[1], m = <int>z.shape[1], i, j
     cdef double y[MAXM]
@@ -135,6 +205,7 @@ cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1]
                     ok = False
         if not ok:
             nis[t] = NAN
+            loglik[t] = NAN
             status[t] = SKIP_NONFINITE
             continue
         for i in range(m):
@@ -142,18 +213,20 @@ cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1]
             for j in range(d):
                 s -= H[i, j] * x[t, j]
             y[i] = s
-        status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m, &nis[t])
+        status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m, &nis[t],
+                            &loglik[t])
         if status[t] != UPDATED:
             nis[t] = NAN
+            loglik[t] = NAN
 
 
 def kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
               const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
-              signed char[::1] status):
+              double[::1] loglik, signed char[::1] status):
     """Linear update of every row: z (n, m), H (m, d), R (n, m, m); x, P in place;
-    nis (n,), status (n,) int8 written."""
+    nis (n,), loglik (n,), status (n,) int8 written."""
     with nogil:
-        _kf_update(x, P, z, H, R, nis, status)
+        _kf_update(x, P, z, H, R, nis, loglik, status)
 
 
 # ---------------------------------------------------------------- spherical EKF
@@ -219,7 +292,7 @@ cdef void _gather(const double[:, ::1] z, const double[:, :, ::1] R, Py_ssize_t 
 
 cdef void _ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
                           const double[:, ::1] z, const double[:, :, ::1] R, double[::1] nis,
-                          signed char[::1] status) noexcept nogil:
+                          double[::1] loglik, signed char[::1] status) noexcept nogil:
     cdef Py_ssize_t k, i
     cdef int d = <int>x.shape[1], m
     cdef int sel[4]
@@ -233,22 +306,24 @@ cdef void _ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long
         m = _select(z, R, k, sel)
         if m == 0:
             nis[k] = NAN
+            loglik[k] = NAN
             status[k] = SKIP_NONFINITE
             continue
         _sph_measure(&x[i, 0], d, h, Hf)
         _gather(z, R, k, sel, m, h, Hf, d, y, Hs, Rs)
-        status[k] = _joseph(&x[i, 0], &P[i, 0, 0], y, Hs, Rs, d, m, &nis[k])
+        status[k] = _joseph(&x[i, 0], &P[i, 0, 0], y, Hs, Rs, d, m, &nis[k], &loglik[k])
         if status[k] != UPDATED:
             nis[k] = NAN
+            loglik[k] = NAN
 
 
 def ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
                    const double[:, ::1] z, const double[:, :, ::1] R, double[::1] nis,
-                   signed char[::1] status):
+                   double[::1] loglik, signed char[::1] status):
     """EKF update of rows x[idx[k]] with spherical z[k] (4,), R[k] (4, 4); in place;
-    nis (k,), status (k,) int8 written. See the reference for the conventions."""
+    nis (k,), loglik (k,), status (k,) int8 written. See the reference for conventions."""
     with nogil:
-        _ekf_update_sph(x, P, idx, z, R, nis, status)
+        _ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
 
 
 cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,

@@ -21,6 +21,7 @@ from typing import Any
 from .errors import ConfigError
 
 VEC3 = "vec3"
+STRLIST = "strlist"
 
 
 def _f(default, lo=None, hi=None, *, lo_open=False, kind=float, choices=None, doc=""):
@@ -99,6 +100,18 @@ class Tracker:
                                      doc="velocity σ of a new track (m/s)")
     delete_sigma_m: float = _f(2000.0, 0.0, 1e7, lo_open=True,
                                doc="delete a track whose position σ grows beyond this")
+    filter: str = _f("imm", kind=str, choices=("imm", "ekf"),
+                     doc="IMM over imm_models, or one constant-velocity EKF")
+    imm_models: list = _f(["cv", "ca", "ct"], kind=STRLIST, choices=("cv", "ca", "ct", "singer"),
+                          doc="motion models of the IMM")
+    imm_stay_probability: float = _f(0.95, 0.0, 1.0, lo_open=True,
+                                     doc="Π diagonal; the rest spread evenly")
+    accel_noise: float = _f(100.0, 0.0, 1e10, lo_open=True,
+                            doc="CA model: PSD of the white jerk (m²/s⁵)")
+    turn_rate_noise: float = _f(1e-3, 0.0, 10.0, lo_open=True,
+                                doc="CT model: PSD of the turn-rate random walk (rad²/s³)")
+    singer_sigma_mps2: float = _f(30.0, 0.0, 1e4, lo_open=True)
+    singer_tau_s: float = _f(5.0, 0.0, 1e4, lo_open=True)
 
 
 _SECTIONS = {
@@ -141,6 +154,15 @@ def _check_value(src: str, where: str, f, value: Any) -> Any:
         if not all(math.isfinite(v) for v in value):
             raise ConfigError(f"{key}: every component must be finite, got {value!r}")
         return value
+    if kind is STRLIST:
+        if (not isinstance(value, list) or not value
+                or not all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{key}: expected a non-empty list of strings, got {value!r}")
+        bad = [v for v in value if v not in m["choices"]]
+        if bad or len(set(value)) != len(value):
+            raise ConfigError(f"{key}: expected distinct names from {', '.join(m['choices'])},"
+                              f" got {value!r}")
+        return list(value)
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
@@ -251,7 +273,7 @@ def describe() -> str:
             default = f.default if f.default is not MISSING else f.default_factory()
             rng = ""
             if m.get("choices"):
-                rng = " one of " + "|".join(m["choices"])
+                rng = (" of " if m["kind"] is STRLIST else " one of ") + "|".join(m["choices"])
             elif m.get("lo") is not None or m.get("hi") is not None:
                 rng = f" in {'(' if m['lo_open'] else '['}{m['lo']}, {m['hi']}]"
             kind = m["kind"] if isinstance(m["kind"], str) else m["kind"].__name__

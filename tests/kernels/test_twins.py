@@ -61,12 +61,20 @@ def test_kf_predict_update(rng, n, d):
         z[1, 0] = np.nan                   # non-finite measurement → skipped
         R[2, 0, 0] = -1e6                  # indefinite S → skipped
         R[2] = R[2] + R[2].T
-    nis1, nis2 = np.empty(n), np.empty(n)
+    nis1, nis2, ll1, ll2 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     s1, s2 = np.empty(n, np.int8), np.empty(n, np.int8)
-    before = x1.copy()
-    c_kal.kf_update(x1, P1, z, H, R, nis1, s1)
-    r_kal.kf_update(x2, P2, z, H, R, nis2, s2)
+    before, Pb = x1.copy(), P1.copy()
+    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
+    r_kal.kf_update(x2, P2, z, H, R, nis2, ll2, s2)
     np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(ll1, ll2, rtol=1e-9, atol=1e-9)
+    ok = np.flatnonzero(s1 == 0)
+    if ok.size:                            # the log-likelihood is that of N(y; 0, S)
+        from scipy.stats import multivariate_normal
+        i = ok[0]
+        S = H @ Pb[i] @ H.T + R[i]
+        want = multivariate_normal(np.zeros(m), S).logpdf(z[i] - H @ before[i])
+        np.testing.assert_allclose(ll1[i], want, rtol=1e-9)
     np.testing.assert_allclose(x1, x2, rtol=1e-10, atol=1e-8)
     np.testing.assert_allclose(P1, P2, rtol=1e-10, atol=1e-8)
     np.testing.assert_allclose(nis1, nis2, rtol=1e-9)
@@ -99,11 +107,12 @@ def test_ekf_update_sph(rng, n, d):
     zz, RR = z[idx], R[idx]                              # z[k] belongs to x[idx[k]]
     zz, RR = np.ascontiguousarray(zz), np.ascontiguousarray(RR)
     x1, P1, x2, P2 = x.copy(), P.copy(), x.copy(), P.copy()
-    nis1, nis2 = np.empty(n), np.empty(n)
+    nis1, nis2, ll1, ll2 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     s1, s2 = np.empty(n, np.int8), np.empty(n, np.int8)
-    c_kal.ekf_update_sph(x1, P1, idx, zz, RR, nis1, s1)
-    r_kal.ekf_update_sph(x2, P2, idx, zz, RR, nis2, s2)
+    c_kal.ekf_update_sph(x1, P1, idx, zz, RR, nis1, ll1, s1)
+    r_kal.ekf_update_sph(x2, P2, idx, zz, RR, nis2, ll2, s2)
     np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(ll1, ll2, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(x1, x2, rtol=1e-9, atol=1e-7)
     np.testing.assert_allclose(P1, P2, rtol=1e-9, atol=1e-7)
     np.testing.assert_allclose(nis1, nis2, rtol=1e-8)
@@ -112,6 +121,30 @@ def test_ekf_update_sph(rng, n, d):
         assert s1[k2] == r_kal.SKIP_NONFINITE and np.array_equal(x1[2], x[2])
         k3 = int(np.flatnonzero(idx == 3)[0])
         assert nis1[k3] < 100                # the wrapped innovation is small
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("omega_scale", [0.0, 1e-7, 0.3])
+def test_ct_predict(rng, n, omega_scale):
+    x = np.empty((n, 7))
+    x[:, :6] = states(rng, n)
+    x[:, 6] = rng.normal(size=n) * omega_scale          # 0, series branch, trig branch
+    P = spd(rng, n, 7, 10.0)
+    Q = spd(rng, 1, 7, 0.01)[0]
+    x1, P1, x2, P2 = x.copy(), P.copy(), x.copy(), P.copy()
+    c_kal.ct_predict(x1, P1, 0.1, Q)
+    r_kal.ct_predict(x2, P2, 0.1, Q)
+    np.testing.assert_allclose(x1, x2, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(P1, P2, rtol=1e-11, atol=1e-9)
+    if n:                                  # the Jacobian matches finite differences
+        xo, F = r_kal.ct_transition(x[0], 0.1)
+        J = np.empty((7, 7))
+        for j in range(7):
+            e = np.zeros(7)
+            e[j] = 1e-6 * max(1.0, abs(x[0, j]))
+            J[:, j] = (r_kal.ct_transition(x[0] + e, 0.1)[0]
+                       - r_kal.ct_transition(x[0] - e, 0.1)[0]) / (2 * e[j])
+        np.testing.assert_allclose(F, J, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n", SIZES)

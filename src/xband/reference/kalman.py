@@ -1,6 +1,6 @@
 """Batched Kalman / extended Kalman filter kernels (numpy twin of ext/kalman.pyx).
 
-Shapes: n tracks, state dimension d (≤ 9), measurement dimension m (≤ 4).
+Shapes: n tracks, state dimension d (≤ 12), measurement dimension m (≤ 4).
 Everything is float64 and updated **in place**, so a tracker owns its buffers.
 
 Equations (Bar-Shalom, Li & Kirubarajan, *Estimation with Applications to Tracking and
@@ -11,6 +11,7 @@ Navigation*, 2001, §5.2; FilterPy's ``kalman_filter.py`` uses the same):
               K = P Hᵀ S⁻¹                 x ← x + K y
               P ← (I − K H) P (I − K H)ᵀ + K R Kᵀ      (Joseph form)
               NIS = yᵀ S⁻¹ y
+              log-likelihood = −½ (NIS + log det S + m log 2π)   (the IMM's mode likelihood)
 
 The Joseph form is used because it keeps P symmetric positive semidefinite for *any* gain
 K, so round-off in K cannot make P indefinite (Bucy & Joseph 1968; Bar-Shalom §5.2.3);
@@ -25,6 +26,7 @@ import numpy as np
 
 UPDATED, SKIP_NONFINITE, SKIP_SINGULAR = 0, 1, 2
 TWO_PI = 2.0 * np.pi
+LOG_2PI = np.log(2.0 * np.pi)
 
 
 def wrap_angle(a):
@@ -42,14 +44,54 @@ def kf_predict(x, P, F, Q):
     P[:] = _sym(F @ P @ F.T + Q)                      # P ← F P Fᵀ + Q
 
 
+def ct_transition(xi, T):
+    """Coordinated turn over T: f(x) and its Jacobian F (7, 7) for x = (x y z vx vy vz ω).
+
+    With s = sin ωT, c = cos ωT, a = s/ω, b = (1 − c)/ω (series in ωT below 1e-4):
+      x' = x + a vx − b vy,  y' = y + b vx + a vy,  z' = z + T vz,
+      vx' = c vx − s vy,     vy' = s vx + c vy,     vz' = vz,  ω' = ω
+    (Bar-Shalom, Li & Kirubarajan 2001, §11.7.2; ω > 0 turns counter-clockwise).
+    """
+    vx, vy, w = xi[3], xi[4], xi[6]
+    wt = w * T
+    s, c = np.sin(wt), np.cos(wt)
+    if abs(wt) < 1e-4:
+        a = T - w * w * T ** 3 / 6.0
+        b = w * T * T / 2.0 - w ** 3 * T ** 4 / 24.0
+        da = -w * T ** 3 / 3.0 + w ** 3 * T ** 5 / 30.0
+        db = T * T / 2.0 - w * w * T ** 4 / 8.0
+    else:
+        a, b = s / w, (1.0 - c) / w
+        da = (T * c * w - s) / (w * w)
+        db = (T * s * w - (1.0 - c)) / (w * w)
+    xo = np.array([xi[0] + a * vx - b * vy, xi[1] + b * vx + a * vy, xi[2] + T * xi[5],
+                   c * vx - s * vy, s * vx + c * vy, xi[5], w])
+    F = np.eye(7)
+    F[0, 3], F[0, 4], F[0, 6] = a, -b, da * vx - db * vy
+    F[1, 3], F[1, 4], F[1, 6] = b, a, db * vx + da * vy
+    F[2, 5] = T
+    F[3, 3], F[3, 4], F[3, 6] = c, -s, -T * s * vx - T * c * vy
+    F[4, 3], F[4, 4], F[4, 6] = s, c, T * c * vx - T * s * vy
+    return xo, F
+
+
+def ct_predict(x, P, dt, Q):
+    """Coordinated-turn EKF prediction of x (n, 7), P (n, 7, 7) over dt, in place:
+    x ← f(x), P ← F P Fᵀ + Q with F the Jacobian at the prior x."""
+    for i in range(x.shape[0]):
+        xo, F = ct_transition(x[i], dt)
+        x[i] = xo
+        P[i] = _sym(F @ P[i] @ F.T + Q)
+
+
 def _joseph_update(x, P, y, H, R):
     """One row: the Kalman update with innovation y (m,), H (m, d), R (m, m).
 
-    Returns (x, P, nis) or None when S is not positive definite."""
+    Returns (x, P, nis, loglik) or None when S is not positive definite."""
     PHt = P @ H.T
-    S = H @ PHt + R                                   # S = H P Hᵀ + R
+    S = _sym(H @ PHt + R)                             # S = H P Hᵀ + R
     try:
-        np.linalg.cholesky(S)                          # S must be positive definite
+        L = np.linalg.cholesky(S)                     # S must be positive definite
     except np.linalg.LinAlgError:
         return None
     K = np.linalg.solve(S, PHt.T).T                   # K = P Hᵀ S⁻¹  (S symmetric)
@@ -57,23 +99,25 @@ def _joseph_update(x, P, y, H, R):
     x_new = x + K @ y
     IKH = np.eye(P.shape[0]) - K @ H
     P_new = IKH @ P @ IKH.T + K @ R @ K.T             # Joseph form
-    return x_new, _sym(P_new), nis
+    logdet = 2.0 * np.sum(np.log(np.diag(L)))
+    loglik = -0.5 * (nis + logdet + y.shape[0] * LOG_2PI)
+    return x_new, _sym(P_new), nis, loglik
 
 
-def kf_update(x, P, z, H, R, nis, status):
+def kf_update(x, P, z, H, R, nis, loglik, status):
     """Linear update of every row: z (n, m), H (m, d), R (n, m, m) → x, P in place;
-    nis (n,) and status (n,) int8 written."""
+    nis (n,), loglik (n,) and status (n,) int8 written."""
     for i in range(x.shape[0]):
         if not (np.all(np.isfinite(z[i])) and np.all(np.isfinite(R[i]))):
-            nis[i] = np.nan
+            nis[i] = loglik[i] = np.nan
             status[i] = SKIP_NONFINITE
             continue
         res = _joseph_update(x[i], P[i], z[i] - H @ x[i], H, R[i])
         if res is None:
-            nis[i] = np.nan
+            nis[i] = loglik[i] = np.nan
             status[i] = SKIP_SINGULAR
             continue
-        x[i], P[i], nis[i] = res
+        x[i], P[i], nis[i], loglik[i] = res
         status[i] = UPDATED
 
 
@@ -117,15 +161,16 @@ def _select(z, R):
     return sel
 
 
-def ekf_update_sph(x, P, idx, z, R, nis, status):
+def ekf_update_sph(x, P, idx, z, R, nis, loglik, status):
     """EKF update of rows x[idx[k]] with spherical measurements z[k] (range, az, el, ṙ),
     covariance R[k] (4, 4). Non-finite components are left out (a reduced measurement);
-    the azimuth innovation is wrapped to [−π, π]. nis (k,), status (k,) int8 written."""
+    the azimuth innovation is wrapped to [−π, π]. nis (k,), loglik (k,), status (k,) int8
+    written."""
     for k in range(idx.shape[0]):
         i = idx[k]
         sel = _select(z[k], R[k])
         if sel.size == 0:
-            nis[k] = np.nan
+            nis[k] = loglik[k] = np.nan
             status[k] = SKIP_NONFINITE
             continue
         h, H = sph_measure(x[i])
@@ -133,10 +178,10 @@ def ekf_update_sph(x, P, idx, z, R, nis, status):
         y[1] = wrap_angle(y[1])
         res = _joseph_update(x[i], P[i], y[sel], H[sel], R[k][np.ix_(sel, sel)])
         if res is None:
-            nis[k] = np.nan
+            nis[k] = loglik[k] = np.nan
             status[k] = SKIP_SINGULAR
             continue
-        x[i], P[i], nis[k] = res
+        x[i], P[i], nis[k], loglik[k] = res
         status[k] = UPDATED
 
 

@@ -13,7 +13,7 @@ from .. import _kernels
 from ..errors import InputError
 
 UPDATED, SKIP_NONFINITE, SKIP_SINGULAR = 0, 1, 2
-MAX_DIM = 9
+MAX_DIM = 12
 
 
 def _state(x, P):
@@ -45,7 +45,7 @@ def predict(x: np.ndarray, P: np.ndarray, F, Q) -> None:
 def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarray]:
     """Linear Kalman update of every row with z (n, m), H (m, d), R (n, m, m) or (m, m).
 
-    Returns (nis, status), each (n,)."""
+    Returns (nis, loglik, status), each (n,)."""
     n, d = _state(x, P)
     z = np.ascontiguousarray(z, np.float64)
     if z.ndim != 2 or z.shape[0] != n or not 1 <= z.shape[1] <= 4:
@@ -53,16 +53,16 @@ def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarra
     m = z.shape[1]
     H = _mat("H", H, (m, d))
     R = np.ascontiguousarray(np.broadcast_to(np.asarray(R, np.float64), (n, m, m)))
-    nis, status = np.empty(n), np.empty(n, np.int8)
-    _kernels.get("kalman").kf_update(x, P, z, H, R, nis, status)
-    return nis, status
+    nis, loglik, status = np.empty(n), np.empty(n), np.empty(n, np.int8)
+    _kernels.get("kalman").kf_update(x, P, z, H, R, nis, loglik, status)
+    return nis, loglik, status
 
 
 def update_spherical(x, P, idx, z, R) -> tuple[np.ndarray, np.ndarray]:
     """EKF update of rows ``x[idx[k]]`` with spherical z[k] = (range, az, el, ṙ) and R[k].
 
     NaN components (e.g. angles of a sum-only receiver) are left out of that update.
-    Returns (nis, status), each (k,)."""
+    Returns (nis, loglik, status), each (k,)."""
     n, d = _state(x, P)
     if d < 6:
         raise InputError(f"x: the spherical measurement needs position and velocity (d >= 6), "
@@ -75,9 +75,9 @@ def update_spherical(x, P, idx, z, R) -> tuple[np.ndarray, np.ndarray]:
         raise InputError("idx: a track may be updated only once per call")
     z = _mat("z", z, (k, 4))
     R = _mat("R", R, (k, 4, 4))
-    nis, status = np.empty(k), np.empty(k, np.int8)
-    _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, status)
-    return nis, status
+    nis, loglik, status = np.empty(k), np.empty(k), np.empty(k, np.int8)
+    _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
+    return nis, loglik, status
 
 
 def gate_spherical(x, P, z, R) -> np.ndarray:

@@ -1,24 +1,148 @@
-"""Motion models: transition matrix F and process noise Q for a time step dt.
+"""Motion models: transition F (or f and its Jacobian) and process noise Q over a step dt.
 
-State order (x, y, z, vx, vy, vz) in ENU. The constant-velocity (CV) model is driven by
-continuous white-noise acceleration of power spectral density q (m²/s³) on each axis
-(Bar-Shalom, Li & Kirubarajan 2001, §6.2.2, "continuous white noise acceleration"):
+States (ENU, SI), each starting with position and velocity so that measurement models
+and the IMM can share those components:
 
-    F = [[I, dt·I], [0, I]]
-    Q = q · [[dt³/3 · I, dt²/2 · I], [dt²/2 · I, dt · I]]
+==========  ====  ===============================================  ======================
+model       dim   state                                            driving noise
+==========  ====  ===============================================  ======================
+``cv``      6     x y z vx vy vz                                   white acceleration, q
+``ca``      9     x y z vx vy vz ax ay az                          white jerk, q
+``singer``  9     x y z vx vy vz ax ay az                          Singer: σ_a², τ_m
+``ct``      7     x y z vx vy vz ω                                 white accel q, ω̇: q_ω
+==========  ====  ===============================================  ======================
 
-Note: FilterPy's ``Q_discrete_white_noise`` is the *discrete* white-noise form
-(Γ Γᵀ σ², with dt⁴/4, dt³/2, dt²) — a different matrix for the same name; pass explicit
-matrices when comparing.
+Process noise comes in the *continuous* white-noise form, integrated exactly over dt
+(Bar-Shalom, Li & Kirubarajan 2001, §6.2.2 and §6.2.3):
+
+* CV: Q = q [[dt³/3, dt²/2], [dt²/2, dt]] per axis (q in m²/s³);
+* CA (Wiener-process acceleration): Q = q [[dt⁵/20, dt⁴/8, dt³/6], [dt⁴/8, dt³/3, dt²/2],
+  [dt³/6, dt²/2, dt]] per axis (q in m²/s⁵);
+* Singer (Singer 1970; Bar-Shalom §8.2.3): ȧ = −a/τ_m + w, F with e^{−dt/τ_m}, Q = 2σ_a²/τ_m ·
+  ∫ e^{A s} b bᵀ e^{Aᵀ s} ds, computed by Van Loan's matrix-exponential method (exact);
+* CT (coordinated turn in the horizontal plane, Bar-Shalom §11.7.2): ω in rad/s, positive
+  counter-clockwise seen from above (x east, y north); vertical channel CV; position and
+  velocity noise of the CV form with q, and ω a random walk with q_ω (rad²/s³).
+
+FilterPy's ``Q_discrete_white_noise`` is the *discrete* white-noise form (dt⁴/4, dt³/2, dt²)
+— a different matrix for the same q; pass explicit matrices when comparing (the tests do).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.linalg import expm
+
+from .. import _kernels
+from ..errors import ConfigError
+
+I3 = np.eye(3)
+
+
+def _kron3(block: np.ndarray) -> np.ndarray:
+    """Per-axis block (k×k over derivatives) → (3k×3k) in the x y z, vx vy vz, … layout."""
+    return np.ascontiguousarray(np.kron(block, I3))
 
 
 def cv_matrices(dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
     """F (6, 6) and Q (6, 6) of the 3-D constant-velocity model over ``dt`` seconds."""
-    I3 = np.eye(3)
-    F = np.block([[I3, dt * I3], [np.zeros((3, 3)), I3]])
-    Q = q * np.block([[dt ** 3 / 3 * I3, dt ** 2 / 2 * I3], [dt ** 2 / 2 * I3, dt * I3]])
-    return np.ascontiguousarray(F), np.ascontiguousarray(Q)
+    F = _kron3(np.array([[1.0, dt], [0.0, 1.0]]))
+    Q = q * _kron3(np.array([[dt ** 3 / 3, dt ** 2 / 2], [dt ** 2 / 2, dt]]))
+    return F, Q
+
+
+def ca_matrices(dt: float, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """F (9, 9) and Q (9, 9) of the 3-D constant-acceleration (Wiener acceleration) model."""
+    F = _kron3(np.array([[1.0, dt, dt * dt / 2], [0.0, 1.0, dt], [0.0, 0.0, 1.0]]))
+    Q = q * _kron3(np.array([[dt ** 5 / 20, dt ** 4 / 8, dt ** 3 / 6],
+                             [dt ** 4 / 8, dt ** 3 / 3, dt ** 2 / 2],
+                             [dt ** 3 / 6, dt ** 2 / 2, dt]]))
+    return F, Q
+
+
+def singer_matrices(dt: float, sigma_a: float, tau_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """F and Q (9, 9) of the Singer model: acceleration a first-order Markov process with
+    standard deviation σ_a (m/s²) and time constant τ_m (s)."""
+    if not (tau_m > 0 and sigma_a >= 0):
+        raise ConfigError(f"singer: need tau_m > 0 and sigma_a >= 0, got {tau_m}, {sigma_a}")
+    A = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, -1.0 / tau_m]])
+    Bq = np.zeros((3, 3))
+    Bq[2, 2] = 2.0 * sigma_a ** 2 / tau_m
+    # Van Loan (1978): expm([[−A, BqBᵀ], [0, Aᵀ]] dt) = [[·, Φ⁻¹Q], [0, Φᵀ]]
+    M = np.block([[-A, Bq], [np.zeros((3, 3)), A.T]]) * dt
+    E = expm(M)
+    Phi = E[3:, 3:].T
+    Qa = Phi @ E[:3, 3:]
+    Qa = 0.5 * (Qa + Qa.T)
+    return _kron3(Phi), _kron3(Qa)
+
+
+def ct_noise(dt: float, q: float, q_omega: float) -> np.ndarray:
+    """Q (7, 7) of the coordinated-turn model (CV-form noise on x y z, ω a random walk)."""
+    Q = np.zeros((7, 7))
+    Q[:6, :6] = cv_matrices(dt, q)[1]
+    Q[6, 6] = q_omega * dt
+    return Q
+
+
+def ct_predict(x: np.ndarray, P: np.ndarray, dt: float, Q: np.ndarray) -> None:
+    """EKF prediction of coordinated-turn states x (n, 7), P (n, 7, 7) in place."""
+    _kernels.get("kalman").ct_predict(x, P, float(dt), np.ascontiguousarray(Q, np.float64))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One motion model of a filter or an IMM: ``kind`` in cv/ca/singer/ct and its noise
+    parameters: ``q`` (PSD of the driving noise), ``q_omega`` (CT turn-rate PSD),
+    ``sigma_a`` and ``tau_m`` (Singer)."""
+
+    kind: str = "cv"
+    q: float = 1.0
+    q_omega: float = 1e-4
+    sigma_a: float = 10.0
+    tau_m: float = 10.0
+
+    #: index of each model's state components in the IMM's common space
+    #: (x y z vx vy vz ax ay az ω)
+    COMMON_DIM = 10
+
+    def __post_init__(self):
+        if self.kind not in ("cv", "ca", "singer", "ct"):
+            raise ConfigError(f"motion model kind: expected cv, ca, singer or ct, got "
+                              f"{self.kind!r}")
+        for name in ("q", "q_omega", "sigma_a", "tau_m"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ConfigError(f"motion model {self.kind}: {name} must be finite and >= 0, "
+                                  f"got {v!r}")
+
+    @property
+    def dim(self) -> int:
+        return {"cv": 6, "ca": 9, "singer": 9, "ct": 7}[self.kind]
+
+    @property
+    def common_index(self) -> np.ndarray:
+        """Where this model's components sit in the common IMM state (length ``dim``)."""
+        return {"cv": np.arange(6), "ca": np.arange(9), "singer": np.arange(9),
+                "ct": np.r_[np.arange(6), 9]}[self.kind]
+
+    def linear(self, dt: float):
+        """(F, Q) for the linear models; None for CT (nonlinear)."""
+        if self.kind == "cv":
+            return cv_matrices(dt, self.q)
+        if self.kind == "ca":
+            return ca_matrices(dt, self.q)
+        if self.kind == "singer":
+            return singer_matrices(dt, self.sigma_a, self.tau_m)
+        return None
+
+    def predict(self, x: np.ndarray, P: np.ndarray, dt: float) -> None:
+        """Predict the batch x (n, dim), P (n, dim, dim) in place over dt."""
+        from . import filters
+
+        lin = self.linear(dt)
+        if lin is None:
+            ct_predict(x, P, dt, ct_noise(dt, self.q, self.q_omega))
+        else:
+            filters.predict(x, P, *lin)

@@ -1,13 +1,15 @@
 """Scan-by-scan multi-target tracker: predict → gate → associate (GNN) → update →
 delete → initiate, over arrays of tracks.
 
-* Filter: EKF on spherical measurements with the 3-D constant-velocity model
-  (track.models), Joseph-form updates in the batched kernel (ext/kalman.pyx).
+* Filter: an IMM over the configured motion models (default CV, CA and coordinated turn,
+  ``[tracker] filter = "imm"``) or a single constant-velocity EKF (``filter = "ekf"``),
+  all on spherical measurements with Joseph-form updates in the batched kernels
+  (track.imm, track.models, ext/kalman.pyx). Gating uses the combined estimate.
 * Gating: ellipsoidal χ² gate on the normalised innovation squared, with the gate
   probability of ``[tracker] gate_probability`` and as many degrees of freedom as the
   detection has usable components.
-* Association: global nearest neighbour — the assignment minimising the summed NIS over
-  gated pairs (scipy's ``linear_sum_assignment``, Jonker-Volgenant).
+* Association: global nearest neighbour (track.association.gnn) — the assignment
+  minimising Σ NIS/γ over gated pairs plus 1 per track left without a detection.
 * Initiation: every unassociated detection with a finite range and angles starts a
   tentative track (position from the measurement with its converted covariance J R Jᵀ,
   velocity = the radial velocity vector, σ_v = ``init_speed_sigma_mps`` per axis).
@@ -23,18 +25,34 @@ Stable IDs: a track keeps its id from initiation to deletion; ids are never reus
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.stats import chi2
 
 from ..config import Tracker as TrackerConfig
 from ..errors import InputError
 from ..radar.measure import cart_of
 from ..types import Detections, Tracks
-from . import filters
-from .models import cv_matrices
+from . import filters  # noqa: F401  (status codes)
+from .association import gnn
+from .imm import IMM, SingleModel
+from .models import ModelSpec
 
 DIM = 6
-_BIG = 1e18
+
+
+def make_bank(cfg: TrackerConfig):
+    """The filter bank a tracker config asks for (SingleModel CV EKF or IMM)."""
+    specs = {"cv": ModelSpec("cv", q=cfg.process_noise),
+             "ca": ModelSpec("ca", q=cfg.accel_noise),
+             "ct": ModelSpec("ct", q=cfg.process_noise, q_omega=cfg.turn_rate_noise),
+             "singer": ModelSpec("singer", sigma_a=cfg.singer_sigma_mps2,
+                                 tau_m=cfg.singer_tau_s)}
+    if cfg.filter == "ekf":
+        return SingleModel(specs["cv"])
+    r = len(cfg.imm_models)
+    stay = cfg.imm_stay_probability
+    Pi = np.full((r, r), (1.0 - stay) / max(r - 1, 1))
+    np.fill_diagonal(Pi, stay if r > 1 else 1.0)
+    return IMM([specs[k] for k in cfg.imm_models], Pi)
 
 
 def _sph_pos_cov(z: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -55,8 +73,7 @@ class Tracker:
 
     def __init__(self, cfg: TrackerConfig):
         self.cfg = cfg
-        self.x = np.zeros((0, DIM))
-        self.P = np.zeros((0, DIM, DIM))
+        self.bank = make_bank(cfg)
         self.id = np.zeros(0, np.int64)
         self.hits = np.zeros(0, np.int64)        # bit k: hit k scans ago (bit 0 = this scan)
         self.age = np.zeros(0, np.int64)         # scans since initiation
@@ -71,14 +88,17 @@ class Tracker:
 
     # ------------------------------------------------------------------ helpers
     def _keep(self, mask: np.ndarray) -> None:
-        for name in ("x", "P", "id", "hits", "age", "misses", "confirmed"):
+        self.bank.keep(mask)
+        for name in ("id", "hits", "age", "misses", "confirmed"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[mask]))
 
     def tracks(self) -> Tracks:
+        """Every live track at the last scan time (combined estimate, mode probabilities)."""
         n = self.id.shape[0]
+        x, P, mu = self.bank.estimate()
         return Tracks(id=self.id.copy(), t=np.full(n, self.t if self.t is not None else 0.0),
-                      x=self.x.copy(), P=self.P.copy(), confirmed=self.confirmed.copy(),
-                      mode_probs=np.ones((n, 1)))
+                      x=x.copy(), P=P.copy(), confirmed=self.confirmed.copy(),
+                      mode_probs=mu.copy())
 
     # ------------------------------------------------------------------ the loop
     def step(self, dets: Detections, t: float | None = None) -> Tracks:
@@ -98,26 +118,24 @@ class Tracker:
         z, R = z[finite], R[finite]
 
         # predict every track to the scan time
-        if self.t is not None and self.x.shape[0]:
-            F, Q = cv_matrices(t - self.t, cfg.process_noise)
-            filters.predict(self.x, self.P, F, Q)
+        if self.t is not None and self.bank.n and t > self.t:
+            self.bank.predict(t - self.t)
         self.t = t
 
         # gate and associate (GNN)
-        n, k = self.x.shape[0], z.shape[0]
+        n, k = self.bank.n, z.shape[0]
         assigned_det = np.zeros(k, bool)
         hit = np.zeros(n, bool)
         if n and k:
-            nis = filters.gate_spherical(self.x, self.P, z, R)
+            nis = self.bank.gate_spherical(z, R)
             dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
             gate = self._gates[dof]
-            ok = nis <= gate[None, :]
-            cost = np.where(ok, nis, _BIG)
-            rows, cols = linear_sum_assignment(cost)
-            good = ok[rows, cols]
-            rows, cols = rows[good], cols[good]
+            # GNN on the NIS scaled by each detection's gate: a pair costs NIS/γ ∈ [0, 1],
+            # leaving a track without a detection costs 1 (track.association.gnn)
+            cost = np.where(nis <= gate[None, :], nis / gate[None, :], np.inf)
+            rows, cols = gnn(cost, 1.0)
             if rows.size:
-                _, status = filters.update_spherical(self.x, self.P, rows, z[cols], R[cols])
+                status = self.bank.update_spherical(rows, z[cols], R[cols])
                 done = status == filters.UPDATED
                 self.stats["updates"] += int(done.sum())
                 self.stats["skipped_updates"] += int((~done).sum())
@@ -135,7 +153,8 @@ class Tracker:
         # scans seen = age + 1 (the initiating scan counts); those left in the window:
         window_left = np.maximum(cfg.confirm_n - self.age - 1, 0)
         hopeless = ~self.confirmed & (score + window_left < cfg.confirm_m)
-        pos_sigma = np.sqrt(np.trace(self.P[:, :3, :3], axis1=1, axis2=2)) if n else np.zeros(0)
+        P_est = self.bank.estimate()[1]
+        pos_sigma = np.sqrt(np.trace(P_est[:, :3, :3], axis1=1, axis2=2)) if n else np.zeros(0)
         lost = self.confirmed & ((self.misses >= cfg.delete_misses)
                                  | (pos_sigma > cfg.delete_sigma_m))
         drop = hopeless | lost
@@ -158,8 +177,7 @@ class Tracker:
         Ps[:, 3:, 3:] = np.eye(3) * self.cfg.init_speed_sigma_mps ** 2
         ids = np.arange(self._next_id, self._next_id + m, dtype=np.int64)
         self._next_id += m
-        self.x = np.ascontiguousarray(np.concatenate([self.x, xs]))
-        self.P = np.ascontiguousarray(np.concatenate([self.P, Ps]))
+        self.bank.add(xs, Ps)
         self.id = np.concatenate([self.id, ids])
         self.hits = np.concatenate([self.hits, np.ones(m, np.int64)])
         self.age = np.concatenate([self.age, np.zeros(m, np.int64)])

@@ -1,0 +1,265 @@
+"""Filter banks over a batch of tracks: one motion model (``SingleModel``) or an
+interacting multiple model estimator (``IMM``), with the same small API so the tracker
+does not care which it drives.
+
+IMM (Blom & Bar-Shalom 1988; Bar-Shalom, Li & Kirubarajan 2001, §11.6.6), per track, with
+r models, mode probabilities μ and the Markov transition matrix Π, Π[i, j] = P(model j at
+k+1 | model i at k) (rows sum to 1 — FilterPy's ``IMMEstimator`` uses the same matrix,
+whatever its docstring says; tests/oracle/test_filterpy.py pins it):
+
+1. mixing:     c̄_j = Σ_i Π_ij μ_i,   μ_{i|j} = Π_ij μ_i / c̄_j
+               x0_j = Σ_i μ_{i|j} x̃_i,   P0_j = Σ_i μ_{i|j} [P̃_i + (x̃_i − x0_j)(x̃_i − x0_j)ᵀ]
+2. model-matched prediction and update of each model (batched kernels);
+3. mode update:  μ_j ∝ c̄_j Λ_j with Λ_j the measurement likelihood N(y_j; 0, S_j)
+   (computed in the log domain; a track without a measurement keeps μ_j = c̄_j);
+4. output:       x = Σ_j μ_j x̂_j,   P = Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ].
+
+Models of different state size (CV 6, CT 7, CA/Singer 9) share the leading position and
+velocity. **Mixing** expresses model i in model j's space by *unbiased mixing*: the
+components j has and i lacks (e.g. CA's acceleration when mixing from CV) are taken from
+model j's own estimate, with model j's covariance block and no cross-covariance with the
+shared components (Yuan, Bar-Shalom & Tian, "Heterogeneous track-to-track fusion", 2012,
+§III; the usual alternative, padding with zeros, biases CA toward zero acceleration every
+step). The **output** is in the union space of the models' components, in the order
+x y z vx vy vz [ax ay az] [ω]; there a model without a component contributes the value 0
+with zero variance, which is what CV (a = 0, ω = 0) and CT (a = ω × v, not a state) mean.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from . import filters
+from .models import ModelSpec
+
+#: Initial σ of the components a new track cannot observe: acceleration (m/s²), ω (rad/s).
+INIT_SIGMA_ACCEL = 30.0
+INIT_SIGMA_OMEGA = 0.1
+
+
+class _Bank:
+    """Shared state handling: per-model arrays xs[j] (n, d_j), Ps[j] (n, d_j, d_j)."""
+
+    def __init__(self, models: Sequence[ModelSpec]):
+        self.models = list(models)
+        if not self.models:
+            raise ConfigError("a filter needs at least one motion model")
+        self.xs = [np.zeros((0, m.dim)) for m in self.models]
+        self.Ps = [np.zeros((0, m.dim, m.dim)) for m in self.models]
+        self.union = np.unique(np.concatenate([m.common_index for m in self.models]))
+        self.out_pos = [np.searchsorted(self.union, m.common_index) for m in self.models]
+
+    @property
+    def n(self) -> int:
+        return self.xs[0].shape[0]
+
+    @property
+    def dim(self) -> int:
+        return int(self.union.size)
+
+    def _init_model(self, j: int, x6: np.ndarray, P6: np.ndarray):
+        m = self.models[j]
+        k = x6.shape[0]
+        x = np.zeros((k, m.dim))
+        P = np.zeros((k, m.dim, m.dim))
+        x[:, :6], P[:, :6, :6] = x6, P6
+        for a, c in enumerate(m.common_index):
+            if c >= 6:
+                P[:, a, a] = (INIT_SIGMA_ACCEL if c < 9 else INIT_SIGMA_OMEGA) ** 2
+        return x, P
+
+    def add(self, x6: np.ndarray, P6: np.ndarray) -> None:
+        """Start k tracks from position/velocity estimates x6 (k, 6), P6 (k, 6, 6)."""
+        x6 = np.asarray(x6, np.float64).reshape(-1, 6)
+        P6 = np.asarray(P6, np.float64).reshape(-1, 6, 6)
+        for j in range(len(self.models)):
+            x, P = self._init_model(j, x6, P6)
+            self.xs[j] = np.ascontiguousarray(np.concatenate([self.xs[j], x]))
+            self.Ps[j] = np.ascontiguousarray(np.concatenate([self.Ps[j], P]))
+        self._added(x6.shape[0])
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the tracks where ``mask`` is False."""
+        self.xs = [np.ascontiguousarray(x[mask]) for x in self.xs]
+        self.Ps = [np.ascontiguousarray(P[mask]) for P in self.Ps]
+        self._kept(mask)
+
+    def _update_models(self, idx, z, R):
+        """Update every model's rows idx; returns loglik (r, k) and status (r, k)."""
+        lls, sts = [], []
+        for j in range(len(self.models)):
+            _, ll, st = filters.update_spherical(self.xs[j], self.Ps[j], idx, z, R)
+            lls.append(ll)
+            sts.append(st)
+        return np.array(lls).reshape(len(self.models), -1), np.array(sts).reshape(len(self.models), -1)
+
+    def gate_spherical(self, z, R) -> np.ndarray:
+        """NIS (n, k) of every track/detection pair on the combined estimate."""
+        x, P, _ = self.estimate()
+        return filters.gate_spherical(np.ascontiguousarray(x), np.ascontiguousarray(P), z, R)
+
+
+class SingleModel(_Bank):
+    """One motion model, EKF (or KF) per track; ``estimate`` gives mode probability 1."""
+
+    def __init__(self, model: ModelSpec):
+        super().__init__([model])
+
+    def _added(self, k):
+        pass
+
+    def _kept(self, mask):
+        pass
+
+    def predict(self, dt: float) -> None:
+        if self.n:
+            self.models[0].predict(self.xs[0], self.Ps[0], dt)
+
+    def update_spherical(self, idx, z, R) -> np.ndarray:
+        """Update tracks idx (k,) with spherical z (k, 4), R (k, 4, 4); returns status (k,)."""
+        _, st = self._update_models(idx, z, R)
+        return st[0]
+
+    def estimate(self):
+        return self.xs[0], self.Ps[0], np.ones((self.n, 1))
+
+
+class IMM(_Bank):
+    """Interacting multiple models over a batch of tracks (see the module documentation).
+
+    ``models``: the ModelSpecs; ``transition``: Π (r, r), rows summing to 1;
+    ``mu0``: initial mode probabilities (r,) of a new track (default uniform).
+
+    >>> from xband.track.models import ModelSpec
+    >>> imm = IMM([ModelSpec("cv", q=1.0), ModelSpec("ct", q=1.0, q_omega=1e-3)],
+    ...           [[0.95, 0.05], [0.05, 0.95]])
+    >>> imm.add(np.zeros(6), np.eye(6) * 100.0)
+    >>> imm.predict(0.1); x, P, mu = imm.estimate(); x.shape, mu.round(3).tolist()
+    ((1, 7), [[0.5, 0.5]])
+    """
+
+    def __init__(self, models: Sequence[ModelSpec], transition, mu0=None):
+        super().__init__(models)
+        r = len(self.models)
+        Pi = np.asarray(transition, np.float64)
+        if Pi.shape != (r, r) or np.any(Pi < 0) or not np.allclose(Pi.sum(1), 1.0, atol=1e-12):
+            raise ConfigError(f"IMM transition matrix: expected ({r}, {r}) with non-negative "
+                              f"rows summing to 1, got {Pi.tolist()}")
+        self.Pi = Pi
+        mu0 = np.full(r, 1.0 / r) if mu0 is None else np.asarray(mu0, np.float64)
+        if mu0.shape != (r,) or np.any(mu0 < 0) or not np.isclose(mu0.sum(), 1.0):
+            raise ConfigError(f"IMM mu0: expected {r} probabilities summing to 1, got {mu0}")
+        self.mu0 = mu0
+        self.mu = np.zeros((0, r))
+        self.cbar = np.zeros((0, r))
+        # index maps for mixing model i into model j's space
+        self._maps = {}
+        for j, mj in enumerate(self.models):
+            for i, mi in enumerate(self.models):
+                ci = list(mi.common_index)
+                shared = [a for a, c in enumerate(mj.common_index) if c in ci]
+                src = [ci.index(mj.common_index[a]) for a in shared]
+                own = [a for a, c in enumerate(mj.common_index) if c not in ci]
+                self._maps[i, j] = (np.array(shared), np.array(src), np.array(own))
+
+    def _added(self, k):
+        self.mu = np.concatenate([self.mu, np.tile(self.mu0, (k, 1))])
+        self.cbar = np.concatenate([self.cbar, np.tile(self.mu0, (k, 1))])
+
+    def _kept(self, mask):
+        self.mu = self.mu[mask]
+        self.cbar = self.cbar[mask]
+
+    def _as_model(self, i: int, j: int):
+        """Model i's estimates in model j's space (unbiased mixing)."""
+        if i == j:
+            return self.xs[j], self.Ps[j]
+        shared, src, own = self._maps[i, j]
+        x = self.xs[j].copy()
+        P = np.zeros_like(self.Ps[j])
+        x[:, shared] = self.xs[i][:, src]
+        P[:, shared[:, None], shared[None, :]] = self.Ps[i][:, src[:, None], src[None, :]]
+        if own.size:
+            P[:, own[:, None], own[None, :]] = self.Ps[j][:, own[:, None], own[None, :]]
+        return x, P
+
+    def predict(self, dt: float) -> None:
+        """Mix (interaction), then predict every model over dt."""
+        if not self.n:
+            return
+        r = len(self.models)
+        cbar = self.mu @ self.Pi                                   # (n, r)
+        w = self.Pi[None, :, :] * self.mu[:, :, None] / cbar[:, None, :]   # μ_{i|j}
+        new_x, new_P = [], []
+        for j in range(r):
+            x0 = np.zeros_like(self.xs[j])
+            conv = [self._as_model(i, j) for i in range(r)]
+            for i in range(r):
+                x0 += w[:, i, j, None] * conv[i][0]
+            P0 = np.zeros_like(self.Ps[j])
+            for i in range(r):
+                d = conv[i][0] - x0
+                P0 += w[:, i, j, None, None] * (conv[i][1] + d[:, :, None] * d[:, None, :])
+            new_x.append(np.ascontiguousarray(x0))
+            new_P.append(np.ascontiguousarray(0.5 * (P0 + np.swapaxes(P0, 1, 2))))
+        self.xs, self.Ps = new_x, new_P
+        self.cbar = cbar
+        self.mu = cbar.copy()              # the mode probabilities until a measurement
+        for j, m in enumerate(self.models):
+            m.predict(self.xs[j], self.Ps[j], dt)
+
+    def _mode_update(self, idx, ll, st):
+        ok = np.all(st == filters.UPDATED, axis=0)
+        if not ok.any():
+            return
+        rows = idx[ok]
+        logw = np.log(np.maximum(self.cbar[rows], 1e-300)) + ll[:, ok].T   # (k, r)
+        logw -= logw.max(axis=1, keepdims=True)
+        mu = np.exp(logw)
+        self.mu[rows] = mu / mu.sum(axis=1, keepdims=True)
+
+    def update_spherical(self, idx, z, R) -> np.ndarray:
+        """Update tracks idx with spherical z (k, 4), R (k, 4, 4) in every model and the
+        mode probabilities; returns status (k,) (0 when every model updated)."""
+        idx = np.ascontiguousarray(idx, np.int64)
+        ll, st = self._update_models(idx, z, R)
+        self._mode_update(idx, ll, st)
+        return st.max(axis=0)
+
+    def update_linear(self, z, H6, R) -> np.ndarray:
+        """Update every track with a linear measurement z (n, m) = H6 x[:6] + noise, R (n, m,
+        m) or (m, m), H6 (m, 6) acting on position/velocity; returns status (n,)."""
+        H6 = np.asarray(H6, np.float64)
+        if H6.ndim != 2 or H6.shape[1] != 6:
+            raise InputError(f"H6: expected shape (m, 6), got {H6.shape}")
+        lls, sts = [], []
+        for j, m in enumerate(self.models):
+            H = np.zeros((H6.shape[0], m.dim))
+            H[:, :6] = H6
+            _, ll, st = filters.update(self.xs[j], self.Ps[j], z, H, R)
+            lls.append(ll)
+            sts.append(st)
+        ll, st = np.array(lls), np.array(sts)
+        self._mode_update(np.arange(self.n), ll, st)
+        return st.max(axis=0)
+
+    def estimate(self):
+        """Combined (x (n, D), P (n, D, D), μ (n, r)) in the union space of the models."""
+        n, D = self.n, self.dim
+        x = np.zeros((n, D))
+        emb = []
+        for j in range(len(self.models)):
+            xe = np.zeros((n, D))
+            Pe = np.zeros((n, D, D))
+            p = self.out_pos[j]
+            xe[:, p] = self.xs[j]
+            Pe[:, p[:, None], p[None, :]] = self.Ps[j]
+            emb.append((xe, Pe))
+            x += self.mu[:, j, None] * xe
+        P = np.zeros((n, D, D))
+        for j, (xe, Pe) in enumerate(emb):
+            d = xe - x
+            P += self.mu[:, j, None, None] * (Pe + d[:, :, None] * d[:, None, :])
+        return x, 0.5 * (P + np.swapaxes(P, 1, 2)), self.mu.copy()
