@@ -141,7 +141,9 @@ def _run(sc, args, argv) -> int:
     s = result.summary
     print(f"xband {args.command} — scenario '{name}' ({sc.source}), seed {sc.scenario.seed}, "
           f"kernels: {result.backend}")
-    print(f"  chain     : truth+noise measurements → EKF/GNN tracker → {sc.guidance.law.upper()} "
+    flt = (f"IMM({'/'.join(m.upper() for m in sc.tracker.imm_models)})"
+           if sc.tracker.filter == "imm" else "CV EKF")
+    print(f"  chain     : truth+noise measurements → {flt}/GNN tracker → {sc.guidance.law.upper()} "
           f"N′={sc.guidance.nav_ratio:g} on {sc.guidance.on} → interceptor "
           f"(τ={sc.interceptor.time_constant_s:g} s, |a|≤{sc.interceptor.accel_limit_mps2:g} m/s²)")
     print(f"  result    : {result.status}; miss distance {result.miss_distance_m:.3f} m "
