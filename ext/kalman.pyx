@@ -26,24 +26,46 @@ cdef inline double wrap_angle(double a) noexcept nogil:
 # ---------------------------------------------------------------- predict
 cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
                       const double[:, ::1] Q) noexcept nogil:
+    # F is shared by the batch: its non-zeros are listed once, and F P Fᵀ costs
+    # 2·nnz(F)·d multiply-adds instead of 2·d³ (CV: 9 non-zeros of 36).
     cdef Py_ssize_t n = x.shape[0], t
-    cdef int d = <int>x.shape[1], i, j
+    cdef int d = <int>x.shape[1], i, j, l, k, nnz = 0
+    cdef int nz_i[MAXD * MAXD]
+    cdef int nz_l[MAXD * MAXD]
+    cdef double nz_v[MAXD * MAXD]
     cdef double xs[MAXD]
     cdef double FP[MAXD * MAXD]
     cdef double FPF[MAXD * MAXD]
-    cdef const double* f = &F[0, 0]
     cdef const double* q = &Q[0, 0]
     cdef double* xt
     cdef double* pt
-    cdef double s
+    cdef double s, v
+    for i in range(d):
+        for l in range(d):
+            if F[i, l] != 0.0:
+                nz_i[nnz] = i
+                nz_l[nnz] = l
+                nz_v[nnz] = F[i, l]
+                nnz += 1
     for t in range(n):
         xt = &x[t, 0]
         pt = &P[t, 0, 0]
-        mat_mul(f, xt, xs, d, d, 1)                 # x ← F x
+        for i in range(d):
+            xs[i] = 0.0
+        for i in range(d * d):
+            FP[i] = 0.0
+            FPF[i] = 0.0
+        for k in range(nnz):                        # x ← F x,  FP = F P
+            i = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+            xs[i] += v * xt[l]
+            for j in range(d):
+                FP[i * d + j] += v * pt[l * d + j]
         for i in range(d):
             xt[i] = xs[i]
-        mat_mul(f, pt, FP, d, d, d)                 # FP = F P
-        mat_mul_bt(FP, f, FPF, d, d, d)             # FPF = F P Fᵀ
+        for k in range(nnz):                        # FPF = FP Fᵀ: column j += F[j,l]·FP[:,l]
+            j = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+            for i in range(d):
+                FPF[i * d + j] += v * FP[i * d + l]
         for i in range(d):                          # P = sym(F P Fᵀ + Q)
             for j in range(i, d):
                 s = 0.5 * ((FPF[i * d + j] + q[i * d + j]) + (FPF[j * d + i] + q[j * d + i]))
