@@ -348,6 +348,145 @@ def ekf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] i
         _ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
 
 
+cdef void _ukf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
+                          const double[:, ::1] z, const double[:, :, ::1] R, double alpha,
+                          double beta, double kappa, double[::1] nis, double[::1] loglik,
+                          signed char[::1] status) noexcept nogil:
+    cdef Py_ssize_t k, i
+    cdef int d = <int>x.shape[1], m, a, b, c, np_ = 2 * d + 1, az_col
+    cdef int sel[4]
+    cdef double h[4]
+    cdef double Hf[4 * MAXD]
+    cdef double chi[(2 * MAXD + 1) * MAXD]
+    cdef double dz[(2 * MAXD + 1) * 4]
+    cdef double L[MAXD * MAXD]
+    cdef double A[MAXD * MAXD]
+    cdef double S[16]
+    cdef double Ls[16]
+    cdef double Pxz[MAXD * 4]
+    cdef double K[MAXD * 4]
+    cdef double KS[MAXD * 4]
+    cdef double zrel[4]
+    cdef double ref[4]
+    cdef double y[4]
+    cdef double w[4]
+    cdef double row[4]
+    cdef double lam = alpha * alpha * (d + kappa) - d
+    cdef double wm0 = lam / (d + lam), wc0 = lam / (d + lam) + 1.0 - alpha * alpha + beta
+    cdef double wi = 0.5 / (d + lam), wgt, s
+    cdef double* xi
+    cdef double* pi
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        m = _select(z, R, k, sel)
+        if m == 0:
+            nis[k] = NAN
+            loglik[k] = NAN
+            status[k] = SKIP_NONFINITE
+            continue
+        xi = &x[i, 0]
+        pi = &P[i, 0, 0]
+        for a in range(d * d):
+            A[a] = (d + lam) * pi[a]
+        if cholesky(A, L, d) != 0:
+            nis[k] = NAN
+            loglik[k] = NAN
+            status[k] = SKIP_SINGULAR
+            continue
+        for b in range(d):                       # sigma points χ₀, x ± L[:, j]
+            chi[b] = xi[b]
+        for a in range(d):
+            for b in range(d):
+                chi[(1 + a) * d + b] = xi[b] + L[b * d + a]
+                chi[(1 + d + a) * d + b] = xi[b] - L[b * d + a]
+        az_col = -1
+        for c in range(m):
+            if sel[c] == 1:
+                az_col = c
+        for a in range(np_):                     # ζ relative to ζ₀ (azimuth wrapped)
+            _sph_measure(&chi[a * d], d, h, Hf)
+            for c in range(m):
+                if a == 0:
+                    ref[c] = h[sel[c]]
+                dz[a * 4 + c] = h[sel[c]] - ref[c]
+                if c == az_col:
+                    dz[a * 4 + c] = wrap_angle(dz[a * 4 + c])
+        for c in range(m):                       # ẑ − ζ₀
+            s = wm0 * dz[c]
+            for a in range(1, np_):
+                s += wi * dz[a * 4 + c]
+            zrel[c] = s
+        for a in range(np_):
+            for c in range(m):
+                dz[a * 4 + c] -= zrel[c]
+        for b in range(m):                       # S = Σ Wc dz dzᵀ + R
+            for c in range(m):
+                s = wc0 * dz[b] * dz[c]
+                for a in range(1, np_):
+                    s += wi * dz[a * 4 + b] * dz[a * 4 + c]
+                S[b * m + c] = s + R[k, sel[b], sel[c]]
+        symmetrize(S, m)
+        if cholesky(S, Ls, m) != 0:
+            nis[k] = NAN
+            loglik[k] = NAN
+            status[k] = SKIP_SINGULAR
+            continue
+        for b in range(d):                       # Pxz = Σ Wc (χ − x) dzᵀ
+            for c in range(m):
+                s = 0.0
+                for a in range(1, np_):
+                    s += wi * (chi[a * d + b] - xi[b]) * dz[a * 4 + c]
+                Pxz[b * m + c] = s
+        for c in range(m):
+            y[c] = (z[k, sel[c]] - ref[c]) - zrel[c]
+            if c == az_col:
+                y[c] = wrap_angle(y[c])
+            w[c] = y[c]
+        chol_solve(Ls, w, m)
+        s = 0.0
+        for c in range(m):
+            s += y[c] * w[c]
+        nis[k] = s
+        s = 0.0
+        for c in range(m):
+            s += log(Ls[c * m + c])
+        loglik[k] = -0.5 * (nis[k] + 2.0 * s + m * LOG_2PI)
+        for b in range(d):                       # K = Pxz S⁻¹ row by row
+            for c in range(m):
+                row[c] = Pxz[b * m + c]
+            chol_solve(Ls, row, m)
+            for c in range(m):
+                K[b * m + c] = row[c]
+        for b in range(d):
+            s = 0.0
+            for c in range(m):
+                s += K[b * m + c] * y[c]
+            xi[b] += s
+        mat_mul(K, S, KS, d, m, m)               # P ← sym(P − K S Kᵀ)
+        for a in range(d):
+            for b in range(d):
+                s = 0.0
+                for c in range(m):
+                    s += KS[a * m + c] * K[b * m + c]
+                A[a * d + b] = pi[a * d + b] - s
+        for a in range(d):
+            for b in range(a, d):
+                s = 0.5 * (A[a * d + b] + A[b * d + a])
+                pi[a * d + b] = s
+                pi[b * d + a] = s
+        status[k] = UPDATED
+
+
+def ukf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] idx,
+                   const double[:, ::1] z, const double[:, :, ::1] R, double alpha,
+                   double beta, double kappa, double[::1] nis, double[::1] loglik,
+                   signed char[::1] status):
+    """Unscented update of rows x[idx[k]] with spherical z[k], R[k]; in place. Scaled sigma
+    points (alpha, beta, kappa); see the reference for the equations."""
+    with nogil:
+        _ukf_update_sph(x, P, idx, z, R, alpha, beta, kappa, nis, loglik, status)
+
+
 cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
                     const double[:, :, ::1] R, double[:, ::1] out) noexcept nogil:
     cdef Py_ssize_t k, i

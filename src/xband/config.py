@@ -102,6 +102,8 @@ class Tracker:
                                doc="delete a track whose position σ grows beyond this")
     filter: str = _f("imm", kind=str, choices=("imm", "ekf"),
                      doc="IMM over imm_models, or one constant-velocity EKF")
+    update: str = _f("ekf", kind=str, choices=("ekf", "ukf"),
+                     doc="spherical measurement update: extended or unscented")
     imm_models: list = _f(["cv", "ca", "ct"], kind=STRLIST, choices=("cv", "ca", "ct", "singer"),
                           doc="motion models of the IMM")
     imm_stay_probability: float = _f(0.95, 0.0, 1.0, lo_open=True,

@@ -3,9 +3,9 @@ random and edge-case inputs, for several batch sizes."""
 import numpy as np
 import pytest
 
-from xband._ext import coords as c_coords, engage as c_engage, guidance as c_guid
+from xband._ext import coords as c_coords
 from xband._ext import kalman as c_kal
-from xband.reference import coords as r_coords, engage as r_engage, guidance as r_guid
+from xband.reference import coords as r_coords
 from xband.reference import kalman as r_kal
 
 pytestmark = pytest.mark.reference_rerun
@@ -124,6 +124,31 @@ def test_ekf_update_sph(rng, n, d):
 
 
 @pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("params", [(1.0, 2.0, 0.0), (0.5, 2.0, 1.0)])
+def test_ukf_update_sph(rng, n, params):
+    x, P = states(rng, n, 6), spd(rng, n, 6, 100.0)
+    z, R = sph_meas(rng, x, n)
+    if n > 4:
+        z[1, 1:3] = np.nan
+        z[2, :] = np.nan
+        z[3, 1] += 2 * np.pi - 1e-3
+        P[4] = -P[4]                       # not positive definite: no sigma points
+    idx = np.arange(n, dtype=np.int64)
+    x1, P1, x2, P2 = x.copy(), P.copy(), x.copy(), P.copy()
+    out = [(np.empty(n), np.empty(n), np.empty(n, np.int8)) for _ in range(2)]
+    c_kal.ukf_update_sph(x1, P1, idx, z, R, *params, *out[0])
+    r_kal.ukf_update_sph(x2, P2, idx, z, R, *params, *out[1])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    np.testing.assert_allclose(x1, x2, rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(P1, P2, rtol=1e-8, atol=1e-6)
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-8)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-8, atol=1e-8)
+    if n > 4:
+        assert list(out[0][2][[2, 4]]) == [r_kal.SKIP_NONFINITE, r_kal.SKIP_SINGULAR]
+        assert out[0][0][3] < 100
+
+
+@pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("omega_scale", [0.0, 1e-7, 0.3])
 def test_ct_predict(rng, n, omega_scale):
     x = np.empty((n, 7))
@@ -161,44 +186,4 @@ def test_sph_gate(rng, n):
         assert np.all(np.isinf(a[:, 0]))
 
 
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("law", [1, 2])
-def test_guidance(rng, n, law):
-    rp, rv, mv = rng.normal(size=(n, 3)) * 5e3, rng.normal(size=(n, 3)) * 500, \
-        rng.normal(size=(n, 3)) * 500
-    if n > 2:
-        rp[0] = 0.0                        # coincident
-        mv[1] = 0.0                        # interceptor at rest
-    out = []
-    for mod in (c_guid, r_guid):
-        a, tg, s = np.empty((n, 3)), np.empty(n), np.empty(n, np.uint8)
-        mod.guidance_command(rp, rv, mv, law, 4.0, 200.0, a, tg, s)
-        out.append((a, tg, s))
-    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12)
-    np.testing.assert_array_equal(out[0][2], out[1][2])
-    assert np.all(np.linalg.norm(out[0][0], axis=1) <= 200.0 * (1 + 1e-12))
-
-
-@pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("tau", [0.0, 0.15])
-def test_engage_propagate(rng, n, tau):
-    m = np.zeros((n, 9))
-    tg = np.zeros((n, 9))
-    tg[:, 0:3] = rng.uniform(200, 600, (n, 3))
-    tg[:, 3:6] = rng.normal(size=(n, 3)) * 50 - 300
-    tg[:, 6:9] = rng.normal(size=(n, 3)) * 20
-    m[:, 3:6] = rng.normal(size=(n, 3)) * 100 + 200
-    a_cmd = rng.normal(size=(n, 3)) * 50
-    res = []
-    for mod in (c_engage, r_engage):
-        mm, tt = m.copy(), tg.copy()
-        done, cpa = np.zeros(n, np.uint8), np.full((n, 2), np.nan)
-        for call in range(150):
-            mod.propagate(mm, tt, a_cmd, tau, 1e-3, 10, call * 1e-2, done, cpa)
-        res.append((mm, tt, done, cpa))
-    np.testing.assert_array_equal(res[0][2], res[1][2])
-    for a, b in zip(res[0], res[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-9)
-    if n:
-        assert res[0][2].any()             # some runs passed closest approach
+# The guidance and engage twins are compared in tests/guide/test_guide_twins.py.

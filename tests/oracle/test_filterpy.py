@@ -113,3 +113,37 @@ def test_imm_matches_filterpy(rng, backend):
             worst[0] = max(worst[0], np.abs(imm.xs[j][0] - f.x).max())
     assert np.all(worst < 1e-9), worst
     assert imm.mu[0].argmax() == fimm.mu.argmax()
+
+
+def test_ukf_spherical_matches_filterpy(rng, backend):
+    """Unscented update on spherical measurements equals FilterPy's UnscentedKalmanFilter
+    (scaled sigma points, sigma points redrawn from the predicted state as xband does)."""
+    from filterpy.kalman import MerweScaledSigmaPoints, UnscentedKalmanFilter
+
+    from xband.reference.kalman import sph_measure
+
+    dt, (a, b, k) = 0.05, (1.0, 2.0, 0.0)
+    F, Q = cv_matrices(dt, 5.0)
+    R = np.diag([25.0, 1e-6, 1e-6, 1.0])
+    pts = MerweScaledSigmaPoints(6, alpha=a, beta=b, kappa=k)
+    ukf = UnscentedKalmanFilter(6, 4, dt, hx=lambda s: sph_measure(s)[0],
+                                fx=lambda s, dt: F @ s, points=pts)
+    ukf.Q, ukf.R = Q, R
+    truth = np.array([3000.0, 8000.0, 2000.0, -50.0, -200.0, 0.0])
+    ukf.x = truth + np.array([30.0, -30.0, 20.0, 10.0, -10.0, 5.0])
+    ukf.P = np.diag([900.0, 900.0, 900.0, 400.0, 400.0, 400.0])
+    x, P = ukf.x[None].copy(), ukf.P[None].copy()
+    worst = 0.0
+    for _ in range(STEPS):
+        truth = F @ truth
+        z = sph_of(truth[:3], truth[3:])[0] + rng.normal(size=4) * np.sqrt(np.diag(R))
+        filters.predict(x, P, F, Q)
+        ukf.x, ukf.P = F @ ukf.x, F @ ukf.P @ F.T + Q          # the same linear prediction
+        ukf.sigmas_f = pts.sigma_points(ukf.x, ukf.P)           # redrawn, as xband does
+        ukf.update(z)
+        _, _, st = filters.update_spherical(x, P, [0], z[None], R[None], method="ukf",
+                                            ukf_params=(a, b, k))
+        assert st[0] == filters.UPDATED
+        worst = max(worst, np.abs(x[0] - ukf.x).max() / np.abs(ukf.x).max(),
+                    np.abs(P[0] - ukf.P).max() / np.abs(ukf.P).max())
+    assert worst < 1e-9, worst

@@ -74,3 +74,16 @@ def test_time_must_not_go_back(rng):
     tracker.step(Detections.empty(), 1.0)
     with pytest.raises(InputError, match="before the last"):
         tracker.step(Detections.empty(), 0.5)
+
+
+@pytest.mark.parametrize("flt, update", [("ekf", "ukf"), ("imm", "ukf"), ("ekf", "ekf")])
+def test_filter_and_update_options_track(rng, backend, flt, update):
+    from dataclasses import replace
+    p = np.array([[5000.0, 8000.0, 2000.0]])
+    v = np.array([[-100.0, -200.0, 0.0]])
+    tracker = Tracker(replace(TrackerConfig(), filter=flt, update=update))
+    tracks, pos = _fly(rng, tracker, Radar(p_detection=1.0, false_alarms_per_scan=1.0),
+                       p, v, 60)[-1]
+    conf = tracks.take(tracks.confirmed)
+    assert len(conf) == 1 and np.linalg.norm(conf.x[0, :3] - pos[0]) < 30.0
+    assert conf.mode_probs.shape[1] == (3 if flt == "imm" else 1)

@@ -185,6 +185,72 @@ def ekf_update_sph(x, P, idx, z, R, nis, loglik, status):
         status[k] = UPDATED
 
 
+def merwe_weights(d, alpha, beta, kappa):
+    """Scaled sigma-point weights (van der Merwe 2004): λ = α²(d + κ) − d,
+    Wm₀ = λ/(d + λ), Wc₀ = Wm₀ + 1 − α² + β, Wᵢ = 1/(2(d + λ)) for i = 1…2d."""
+    lam = alpha * alpha * (d + kappa) - d
+    wm = np.full(2 * d + 1, 0.5 / (d + lam))
+    wc = wm.copy()
+    wm[0] = lam / (d + lam)
+    wc[0] = wm[0] + 1.0 - alpha * alpha + beta
+    return lam, wm, wc
+
+
+def ukf_update_sph(x, P, idx, z, R, alpha, beta, kappa, nis, loglik, status):
+    """Unscented update of rows x[idx[k]] with spherical z[k], R[k] (Julier & Uhlmann 2004;
+    scaled sigma points of van der Merwe): χ₀ = x, χ_{i}, χ_{d+i} = x ± (√((d+λ)P))_{:,i}
+    (lower Cholesky columns), ζᵢ = h(χᵢ),
+        ẑ = Σ Wmᵢ ζᵢ (azimuth averaged as wrapped differences from ζ₀),
+        S = Σ Wcᵢ (ζᵢ − ẑ)(ζᵢ − ẑ)ᵀ + R,   P_xz = Σ Wcᵢ (χᵢ − x)(ζᵢ − ẑ)ᵀ,
+        K = P_xz S⁻¹,  x ← x + K (z − ẑ),  P ← P − K S Kᵀ (FilterPy's form), symmetrised.
+    Non-finite components are left out as in the EKF; status 2 also when P is not positive
+    definite (no sigma points)."""
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        sel = _select(z[k], R[k])
+        if sel.size == 0:
+            nis[k] = loglik[k] = np.nan
+            status[k] = SKIP_NONFINITE
+            continue
+        d = x.shape[1]
+        lam, wm, wc = merwe_weights(d, alpha, beta, kappa)
+        try:
+            L = np.linalg.cholesky((d + lam) * P[i])
+            S_ok = True
+        except np.linalg.LinAlgError:
+            S_ok = False
+        if S_ok:
+            chi = np.vstack([x[i], x[i] + L.T, x[i] - L.T])           # (2d+1, d)
+            zeta = np.array([sph_measure(c)[0] for c in chi])[:, sel]
+            ref = zeta[0].copy()
+            dz = zeta - ref
+            if 1 in sel:                                              # azimuth column
+                a = int(np.flatnonzero(sel == 1)[0])
+                dz[:, a] = wrap_angle(dz[:, a])
+            zhat_rel = wm @ dz
+            dz = dz - zhat_rel
+            S = (wc[:, None] * dz).T @ dz + R[k][np.ix_(sel, sel)]
+            S = _sym(S)
+            try:
+                Ls = np.linalg.cholesky(S)
+            except np.linalg.LinAlgError:
+                S_ok = False
+        if not S_ok:
+            nis[k] = loglik[k] = np.nan
+            status[k] = SKIP_SINGULAR
+            continue
+        Pxz = (wc[:, None] * (chi - x[i])).T @ dz
+        y = (z[k][sel] - ref) - zhat_rel
+        if 1 in sel:
+            y[a] = wrap_angle(y[a])
+        K = np.linalg.solve(S, Pxz.T).T
+        nis[k] = float(y @ np.linalg.solve(S, y))
+        loglik[k] = -0.5 * (nis[k] + 2.0 * np.sum(np.log(np.diag(Ls))) + sel.size * LOG_2PI)
+        x[i] = x[i] + K @ y
+        P[i] = _sym(P[i] - K @ S @ K.T)
+        status[k] = UPDATED
+
+
 def sph_gate(x, P, z, R, out):
     """out (n_tracks, n_dets) ← NIS of every track/detection pair (the squared Mahalanobis
     distance used for χ² gating), over each detection's usable components. A pair whose

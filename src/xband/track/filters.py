@@ -58,8 +58,13 @@ def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarra
     return nis, loglik, status
 
 
-def update_spherical(x, P, idx, z, R) -> tuple[np.ndarray, np.ndarray]:
-    """EKF update of rows ``x[idx[k]]`` with spherical z[k] = (range, az, el, ṙ) and R[k].
+#: Scaled-unscented parameters (α, β, κ) of ``update_spherical(method="ukf")``.
+UKF_PARAMS = (1.0, 2.0, 0.0)
+
+
+def update_spherical(x, P, idx, z, R, method: str = "ekf", ukf_params=UKF_PARAMS):
+    """EKF (or, with ``method="ukf"``, unscented) update of rows ``x[idx[k]]`` with
+    spherical z[k] = (range, az, el, ṙ) and R[k].
 
     NaN components (e.g. angles of a sum-only receiver) are left out of that update.
     Returns (nis, loglik, status), each (k,)."""
@@ -76,7 +81,15 @@ def update_spherical(x, P, idx, z, R) -> tuple[np.ndarray, np.ndarray]:
     z = _mat("z", z, (k, 4))
     R = _mat("R", R, (k, 4, 4))
     nis, loglik, status = np.empty(k), np.empty(k), np.empty(k, np.int8)
-    _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
+    if method == "ekf":
+        _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
+    elif method == "ukf":
+        a, b, kap = (float(v) for v in ukf_params)
+        if not (a > 0 and x.shape[1] + a * a * (x.shape[1] + kap) - x.shape[1] > 0):
+            raise InputError(f"ukf_params: need alpha > 0 and d + lambda > 0, got {ukf_params}")
+        _kernels.get("kalman").ukf_update_sph(x, P, idx, z, R, a, b, kap, nis, loglik, status)
+    else:
+        raise InputError(f"method: expected 'ekf' or 'ukf', got {method!r}")
     return nis, loglik, status
 
 

@@ -42,6 +42,9 @@ INIT_SIGMA_OMEGA = 0.1
 class _Bank:
     """Shared state handling: per-model arrays xs[j] (n, d_j), Ps[j] (n, d_j, d_j)."""
 
+    #: spherical update: "ekf" or "ukf" (see track.filters.update_spherical)
+    method = "ekf"
+
     def __init__(self, models: Sequence[ModelSpec]):
         self.models = list(models)
         if not self.models:
@@ -90,7 +93,8 @@ class _Bank:
         """Update every model's rows idx; returns loglik (r, k) and status (r, k)."""
         lls, sts = [], []
         for j in range(len(self.models)):
-            _, ll, st = filters.update_spherical(self.xs[j], self.Ps[j], idx, z, R)
+            _, ll, st = filters.update_spherical(self.xs[j], self.Ps[j], idx, z, R,
+                                                 method=self.method)
             lls.append(ll)
             sts.append(st)
         return np.array(lls).reshape(len(self.models), -1), np.array(sts).reshape(len(self.models), -1)

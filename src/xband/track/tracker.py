@@ -3,7 +3,8 @@ delete → initiate, over arrays of tracks.
 
 * Filter: an IMM over the configured motion models (default CV, CA and coordinated turn,
   ``[tracker] filter = "imm"``) or a single constant-velocity EKF (``filter = "ekf"``),
-  all on spherical measurements with Joseph-form updates in the batched kernels
+  all on spherical measurements with Joseph-form EKF updates (or unscented ones,
+  ``update = "ukf"``) in the batched kernels
   (track.imm, track.models, ext/kalman.pyx). Gating uses the combined estimate.
 * Gating: ellipsoidal χ² gate on the normalised innovation squared, with the gate
   probability of ``[tracker] gate_probability`` and as many degrees of freedom as the
@@ -47,12 +48,15 @@ def make_bank(cfg: TrackerConfig):
              "singer": ModelSpec("singer", sigma_a=cfg.singer_sigma_mps2,
                                  tau_m=cfg.singer_tau_s)}
     if cfg.filter == "ekf":
-        return SingleModel(specs["cv"])
-    r = len(cfg.imm_models)
-    stay = cfg.imm_stay_probability
-    Pi = np.full((r, r), (1.0 - stay) / max(r - 1, 1))
-    np.fill_diagonal(Pi, stay if r > 1 else 1.0)
-    return IMM([specs[k] for k in cfg.imm_models], Pi)
+        bank = SingleModel(specs["cv"])
+    else:
+        r = len(cfg.imm_models)
+        stay = cfg.imm_stay_probability
+        Pi = np.full((r, r), (1.0 - stay) / max(r - 1, 1))
+        np.fill_diagonal(Pi, stay if r > 1 else 1.0)
+        bank = IMM([specs[k] for k in cfg.imm_models], Pi)
+    bank.method = cfg.update
+    return bank
 
 
 def _sph_pos_cov(z: np.ndarray, R: np.ndarray) -> np.ndarray:
