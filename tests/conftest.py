@@ -1,4 +1,6 @@
 """Shared fixtures: seeded generators, the kernel-backend fixture, the --hil option."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ def pytest_addoption(parser):
 @pytest.fixture
 def rng(request):
     """A Generator seeded from the test's name: reproducible and independent per test."""
-    seed = abs(hash(request.node.nodeid)) % (2**32)
+    seed = zlib.crc32(request.node.nodeid.encode())      # stable across processes
     return np.random.default_rng(np.random.SeedSequence([20261129, seed]))
 
 

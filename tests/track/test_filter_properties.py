@@ -158,3 +158,58 @@ def test_covariance_stays_spd_over_a_million_steps(rng, backend, scale):
     assert np.array_equal(P, np.swapaxes(P, 1, 2))
     assert np.all(np.linalg.eigvalsh(P) > 0)
     assert np.all(np.isfinite(x))
+
+
+def test_singer_limits():
+    """Singer (1970): for dt ≪ τ_m the model tends to the white-jerk CA model with
+    q = 2σ_a²/τ_m; for dt ≫ τ_m the acceleration decorrelates (F_aa = e^{−dt/τ} → 0)."""
+    from xband.track.models import ca_matrices, singer_matrices
+    sa, tau = 20.0, 1e4
+    for dt in (0.01, 0.1):
+        Fs, Qs = singer_matrices(dt, sa, tau)
+        Fc, Qc = ca_matrices(dt, 2 * sa * sa / tau)
+        np.testing.assert_allclose(Fs, Fc, rtol=1e-4, atol=1e-9)
+        np.testing.assert_allclose(Qs, Qc, rtol=1e-3, atol=1e-15)
+    Fs, Qs = singer_matrices(100.0, sa, 0.5)
+    assert abs(Fs[6, 6]) < 1e-80
+    # the stationary acceleration variance is σ_a²: Q_aa → σ_a² (1 − e^{−2dt/τ}) → σ_a²
+    np.testing.assert_allclose(Qs[6, 6], sa * sa, rtol=1e-9)
+    assert np.all(np.linalg.eigvalsh(singer_matrices(0.05, sa, 3.0)[1]) > -1e-12)
+
+
+def test_imm_nees_consistent_on_markov_switching_truth(rng, backend):
+    """Matched-model Monte Carlo for the IMM: truth from the same two CV modes (quiet and
+    manoeuvring process noise) switching by the same Markov chain; the run-averaged NEES
+    stays mostly inside its 95 % band and its time average near the dimension."""
+    runs, steps, dt = 100, 120, 0.1
+    qs = [0.5, 200.0]
+    Pi = np.array([[0.95, 0.05], [0.10, 0.90]])
+    Ls = [np.linalg.cholesky(cv_matrices(dt, q)[1]) for q in qs]
+    F = cv_matrices(dt, 1.0)[0]
+    R = np.eye(3) * 100.0
+    mode = np.zeros(runs, int)
+    truth = np.zeros((runs, 6))
+    truth[:, :3] = [4000.0, 6000.0, 1500.0]
+    truth[:, 3:] = [-80.0, -120.0, 0.0]
+    P0 = np.diag([400.0] * 3 + [100.0] * 3)
+    imm = IMM([ModelSpec("cv", q=q) for q in qs], Pi, mu0=[0.9, 0.1])
+    imm.add(truth + rng.multivariate_normal(np.zeros(6), P0, runs),
+            np.tile(P0, (runs, 1, 1)))
+    avg = []
+    for k in range(steps):
+        mode = np.where(rng.random(runs) < Pi[mode, 1], 1, 0)
+        w = rng.standard_normal((runs, 6))
+        noise = np.where(mode[:, None] == 0, w @ Ls[0].T, w @ Ls[1].T)
+        truth = truth @ F.T + noise
+        z = truth[:, :3] + rng.multivariate_normal(np.zeros(3), R, runs)
+        imm.predict(dt)
+        assert np.all(imm.update_linear(z, H, R) == 0)
+        x, P, _ = imm.estimate()
+        if k >= 10:
+            avg.append(metrics.nees(x, P, truth).mean())
+    lo, hi = metrics.chi2_band(6, runs)
+    inside = np.mean((np.array(avg) > lo) & (np.array(avg) < hi))
+    # the IMM is an approximation (a Gaussian in place of a mixture): most, not 95 %,
+    # of the steps fall in the band
+    assert inside > 0.65, (inside, np.mean(avg))
+    assert lo < np.mean(avg) < hi        # the time average inside the per-step band

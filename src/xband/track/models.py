@@ -19,7 +19,8 @@ Process noise comes in the *continuous* white-noise form, integrated exactly ove
 * CA (Wiener-process acceleration): Q = q [[dt⁵/20, dt⁴/8, dt³/6], [dt⁴/8, dt³/3, dt²/2],
   [dt³/6, dt²/2, dt]] per axis (q in m²/s⁵);
 * Singer (Singer 1970; Bar-Shalom §8.2.3): ȧ = −a/τ_m + w, F with e^{−dt/τ_m}, Q = 2σ_a²/τ_m ·
-  ∫ e^{A s} b bᵀ e^{Aᵀ s} ds, computed by Van Loan's matrix-exponential method (exact);
+  ∫ e^{A s} b bᵀ e^{Aᵀ s} ds — Singer's closed form for dt/τ_m > 0.5, Van Loan's
+  matrix-exponential method below it (where the closed form cancels catastrophically);
 * CT (coordinated turn in the horizontal plane, Bar-Shalom §11.7.2): ω in rad/s, positive
   counter-clockwise seen from above (x east, y north); vertical channel CV; position and
   velocity noise of the CV form with q, and ω a random walk with q_ω (rad²/s³).
@@ -66,14 +67,28 @@ def singer_matrices(dt: float, sigma_a: float, tau_m: float) -> tuple[np.ndarray
     standard deviation σ_a (m/s²) and time constant τ_m (s)."""
     if not (tau_m > 0 and sigma_a >= 0):
         raise ConfigError(f"singer: need tau_m > 0 and sigma_a >= 0, got {tau_m}, {sigma_a}")
-    A = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, -1.0 / tau_m]])
-    Bq = np.zeros((3, 3))
-    Bq[2, 2] = 2.0 * sigma_a ** 2 / tau_m
-    # Van Loan (1978): expm([[−A, BqBᵀ], [0, Aᵀ]] dt) = [[·, Φ⁻¹Q], [0, Φᵀ]]
-    M = np.block([[-A, Bq], [np.zeros((3, 3)), A.T]]) * dt
-    E = expm(M)
-    Phi = E[3:, 3:].T
-    Qa = Phi @ E[:3, 3:]
+    a, T = 1.0 / tau_m, dt
+    aT = a * T
+    e1, e2 = np.exp(-aT), np.exp(-2 * aT)
+    Phi = np.array([[1.0, T, (aT - 1 + e1) / (a * a)], [0.0, 1.0, (1 - e1) / a], [0.0, 0.0, e1]])
+    if aT > 0.5:
+        # Singer's closed form (Bar-Shalom §8.2.3), times the PSD 2σ²/τ = 2aσ²
+        q11 = (1 - e2 + 2 * aT + 2 * aT ** 3 / 3 - 2 * aT ** 2 - 4 * aT * e1) / (2 * a ** 5)
+        q12 = (e2 + 1 - 2 * e1 + 2 * aT * e1 - 2 * aT + aT ** 2) / (2 * a ** 4)
+        q13 = (1 - e2 - 2 * aT * e1) / (2 * a ** 3)
+        q22 = (4 * e1 - 3 - e2 + 2 * aT) / (2 * a ** 3)
+        q23 = (e2 + 1 - 2 * e1) / (2 * a ** 2)
+        q33 = (1 - e2) / (2 * a)
+        Qa = 2 * a * sigma_a ** 2 * np.array([[q11, q12, q13], [q12, q22, q23], [q13, q23, q33]])
+    else:
+        # small a·dt: the closed form cancels catastrophically; Van Loan (1978) is exact
+        # and well conditioned here: expm([[−A, q b bᵀ], [0, Aᵀ]] dt) = [[·, Φ⁻¹Q], [0, Φᵀ]]
+        A = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, -a]])
+        Bq = np.zeros((3, 3))
+        Bq[2, 2] = 2.0 * sigma_a ** 2 * a
+        E = expm(np.block([[-A, Bq], [np.zeros((3, 3)), A.T]]) * dt)
+        Phi = E[3:, 3:].T
+        Qa = Phi @ E[:3, 3:]
     Qa = 0.5 * (Qa + Qa.T)
     return _kron3(Phi), _kron3(Qa)
 
