@@ -61,7 +61,7 @@ def test_sph_gate(benchmark, impl, rng, n):
     z = np.column_stack([rng.uniform(1e3, 3e4, n), rng.uniform(-3, 3, n), rng.uniform(0, 1, n),
                          rng.uniform(-300, 300, n)])
     R = np.tile(np.diag([25.0, 1e-6, 1e-6, 1.0]), (n, 1, 1))
-    out = np.empty((n, n))
+    out, ll = np.empty((n, n)), np.empty((n, n))
     benchmark.group = f"sph_gate {n}x{n}"
     benchmark.extra_info.update(n=n, backend=kind)
-    benchmark(k.sph_gate, x, P, z, R, out)
+    benchmark(k.sph_gate, x, P, z, R, out, ll)

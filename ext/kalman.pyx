@@ -488,7 +488,8 @@ def ukf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] i
 
 
 cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
-                    const double[:, :, ::1] R, double[:, ::1] out) noexcept nogil:
+                    const double[:, :, ::1] R, double[:, ::1] out,
+                    double[:, ::1] loglik) noexcept nogil:
     cdef Py_ssize_t k, i
     cdef int d = <int>x.shape[1], m, a, b
     cdef int sel[4]
@@ -507,6 +508,7 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
         for i in range(x.shape[0]):
             if m == 0:
                 out[i, k] = INFINITY
+                loglik[i, k] = -INFINITY
                 continue
             _sph_measure(&x[i, 0], d, h, Hf)
             _gather(z, R, k, sel, m, h, Hf, d, y, Hs, Rs)
@@ -517,6 +519,7 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
             symmetrize(S, m)
             if cholesky(S, L, m) != 0:
                 out[i, k] = INFINITY
+                loglik[i, k] = -INFINITY
                 continue
             for a in range(m):
                 w[a] = y[a]
@@ -525,10 +528,15 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
             for a in range(m):
                 s += y[a] * w[a]
             out[i, k] = s
+            s = 0.0
+            for a in range(m):
+                s += log(L[a * m + a])
+            loglik[i, k] = -0.5 * (out[i, k] + 2.0 * s + m * LOG_2PI)
 
 
 def sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
-             const double[:, :, ::1] R, double[:, ::1] out):
-    """out (n_tracks, n_dets) ← NIS of every track/detection pair (+inf where unusable)."""
+             const double[:, :, ::1] R, double[:, ::1] out, double[:, ::1] loglik):
+    """out (n_tracks, n_dets) ← NIS of every track/detection pair (+inf where unusable),
+    loglik ← log N(y; 0, S) of the pair (−inf where unusable)."""
     with nogil:
-        _sph_gate(x, P, z, R, out)
+        _sph_gate(x, P, z, R, out, loglik)

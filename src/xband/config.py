@@ -102,6 +102,11 @@ class Tracker:
                                doc="delete a track whose position σ grows beyond this")
     filter: str = _f("imm", kind=str, choices=("imm", "ekf"),
                      doc="IMM over imm_models, or one constant-velocity EKF")
+    association: str = _f("gnn", kind=str, choices=("gnn", "jpda"),
+                          doc="global nearest neighbour or joint probabilistic (JPDA)")
+    p_detection: float = _f(0.9, 0.0, 1.0, lo_open=True, doc="P_D the JPDA assumes")
+    clutter_density: float = _f(1e-8, 0.0, 1e6, lo_open=True,
+                                doc="JPDA clutter density λ per m·rad²·(m/s)")
     update: str = _f("ekf", kind=str, choices=("ekf", "ukf"),
                      doc="spherical measurement update: extended or unscented")
     imm_models: list = _f(["cv", "ca", "ct"], kind=STRLIST, choices=("cv", "ca", "ct", "singer"),

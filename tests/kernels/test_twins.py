@@ -178,10 +178,11 @@ def test_sph_gate(rng, n):
     z, R = sph_meas(rng, x, n)
     if n > 2:
         z[0, :] = np.nan
-    a, b = np.empty((n, n)), np.empty((n, n))
-    c_kal.sph_gate(x, P, z, R, a)
-    r_kal.sph_gate(x, P, z, R, b)
+    a, b, la, lb = np.empty((n, n)), np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    c_kal.sph_gate(x, P, z, R, a, la)
+    r_kal.sph_gate(x, P, z, R, b, lb)
     np.testing.assert_allclose(a, b, rtol=1e-8)
+    np.testing.assert_allclose(la, lb, rtol=1e-8, atol=1e-8)
     if n > 2:
         assert np.all(np.isinf(a[:, 0]))
 

@@ -22,10 +22,12 @@ def _fly(rng, tracker, radar, p, v, scans, dt=0.05):
     return out
 
 
-def test_two_targets_in_clutter(rng, backend):
+@pytest.mark.parametrize("assoc", ["gnn", "jpda"])
+def test_two_targets_in_clutter(rng, backend, assoc):
+    from dataclasses import replace
     p = np.array([[5000.0, 8000.0, 2000.0], [-3000.0, 9000.0, 1500.0]])
     v = np.array([[-100.0, -200.0, 0.0], [150.0, -180.0, 5.0]])
-    tracker = Tracker(TrackerConfig())
+    tracker = Tracker(replace(TrackerConfig(), association=assoc))
     hist = _fly(rng, tracker, Radar(p_detection=0.9, false_alarms_per_scan=5.0), p, v, 120)
     tracks, pos = hist[-1]
     conf = tracks.take(tracks.confirmed)
@@ -76,14 +78,30 @@ def test_time_must_not_go_back(rng):
         tracker.step(Detections.empty(), 0.5)
 
 
-@pytest.mark.parametrize("flt, update", [("ekf", "ukf"), ("imm", "ukf"), ("ekf", "ekf")])
-def test_filter_and_update_options_track(rng, backend, flt, update):
+@pytest.mark.parametrize("flt, update, assoc", [("ekf", "ukf", "gnn"), ("imm", "ukf", "gnn"),
+                                                ("ekf", "ekf", "jpda"), ("imm", "ekf", "jpda")])
+def test_filter_and_update_options_track(rng, backend, flt, update, assoc):
     from dataclasses import replace
     p = np.array([[5000.0, 8000.0, 2000.0]])
     v = np.array([[-100.0, -200.0, 0.0]])
-    tracker = Tracker(replace(TrackerConfig(), filter=flt, update=update))
+    tracker = Tracker(replace(TrackerConfig(), filter=flt, update=update, association=assoc))
     tracks, pos = _fly(rng, tracker, Radar(p_detection=1.0, false_alarms_per_scan=1.0),
                        p, v, 60)[-1]
     conf = tracks.take(tracks.confirmed)
     assert len(conf) == 1 and np.linalg.norm(conf.x[0, :3] - pos[0]) < 30.0
     assert conf.mode_probs.shape[1] == (3 if flt == "imm" else 1)
+
+
+def test_jpda_falls_back_to_gnn_on_a_huge_cluster(rng, monkeypatch):
+    """A cluster beyond the enumeration limit is associated by GNN instead (counted)."""
+    from dataclasses import replace
+
+    from xband.track import association
+    monkeypatch.setattr(association, "JPDA_MAX_EVENTS", 3)
+    p = np.array([[5000.0, 8000.0, 2000.0], [5030.0, 8000.0, 2000.0]])
+    v = np.array([[-100.0, -200.0, 0.0], [-100.0, -200.0, 0.0]])
+    tracker = Tracker(replace(TrackerConfig(), association="jpda"))
+    tracks, _ = _fly(rng, tracker, Radar(p_detection=1.0, false_alarms_per_scan=0.0),
+                     p, v, 30)[-1]
+    assert tracker.stats["jpda_fallbacks"] > 0
+    assert np.all(np.isfinite(tracks.x))

@@ -251,24 +251,26 @@ def ukf_update_sph(x, P, idx, z, R, alpha, beta, kappa, nis, loglik, status):
         status[k] = UPDATED
 
 
-def sph_gate(x, P, z, R, out):
+def sph_gate(x, P, z, R, out, loglik):
     """out (n_tracks, n_dets) ← NIS of every track/detection pair (the squared Mahalanobis
-    distance used for χ² gating), over each detection's usable components. A pair whose
-    S is not positive definite, or a detection with no usable component, gets +inf."""
+    distance used for χ² gating), over each detection's usable components; loglik ← the
+    pair's log N(y; 0, S) (JPDA's ℓ). A pair whose S is not positive definite, or a
+    detection with no usable component, gets NIS +inf and loglik −inf."""
     for k in range(z.shape[0]):
         sel = _select(z[k], R[k])
         for i in range(x.shape[0]):
+            out[i, k], loglik[i, k] = np.inf, -np.inf
             if sel.size == 0:
-                out[i, k] = np.inf
                 continue
             h, H = sph_measure(x[i])
             y = z[k] - h
             y[1] = wrap_angle(y[1])
             Hs, ys = H[sel], y[sel]
-            S = Hs @ P[i] @ Hs.T + R[k][np.ix_(sel, sel)]
+            S = _sym(Hs @ P[i] @ Hs.T + R[k][np.ix_(sel, sel)])
             try:
-                np.linalg.cholesky(S)
+                L = np.linalg.cholesky(S)
             except np.linalg.LinAlgError:
-                out[i, k] = np.inf
                 continue
             out[i, k] = ys @ np.linalg.solve(S, ys)
+            loglik[i, k] = -0.5 * (out[i, k] + 2.0 * np.sum(np.log(np.diag(L)))
+                                   + sel.size * LOG_2PI)

@@ -93,13 +93,14 @@ def update_spherical(x, P, idx, z, R, method: str = "ekf", ukf_params=UKF_PARAMS
     return nis, loglik, status
 
 
-def gate_spherical(x, P, z, R) -> np.ndarray:
-    """NIS (n_tracks, n_dets) of every track/detection pair (+inf where unusable)."""
+def gate_spherical(x, P, z, R, with_loglik: bool = False):
+    """NIS (n_tracks, n_dets) of every track/detection pair (+inf where unusable); with
+    ``with_loglik`` also the pairs' measurement log-likelihoods (−inf where unusable)."""
     n, _ = _state(x, P)
     z = np.ascontiguousarray(z, np.float64)
     k = z.shape[0] if z.ndim == 2 else -1
     z = _mat("z", z, (k, 4))
     R = _mat("R", R, (k, 4, 4))
-    out = np.empty((n, k))
-    _kernels.get("kalman").sph_gate(x, P, z, R, out)
-    return out
+    out, ll = np.empty((n, k)), np.empty((n, k))
+    _kernels.get("kalman").sph_gate(x, P, z, R, out, ll)
+    return (out, ll) if with_loglik else out

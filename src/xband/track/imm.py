@@ -99,10 +99,52 @@ class _Bank:
             sts.append(st)
         return np.array(lls).reshape(len(self.models), -1), np.array(sts).reshape(len(self.models), -1)
 
-    def gate_spherical(self, z, R) -> np.ndarray:
-        """NIS (n, k) of every track/detection pair on the combined estimate."""
+    def gate_spherical(self, z, R, with_loglik: bool = False):
+        """NIS (n, k) of every track/detection pair on the combined estimate (and their
+        log-likelihoods with ``with_loglik``)."""
         x, P, _ = self.estimate()
-        return filters.gate_spherical(np.ascontiguousarray(x), np.ascontiguousarray(P), z, R)
+        return filters.gate_spherical(np.ascontiguousarray(x), np.ascontiguousarray(P), z, R,
+                                      with_loglik)
+
+    def _mixture_models(self, trk, det, beta, beta0, z, R):
+        """JPDA/PDA update of every model by mixture reduction.
+
+        For each (track, detection) hypothesis the model is updated with that detection
+        (the batched kernel over all pairs at once); the track's new estimate is the
+        moment-matched mixture of the no-detection prior (weight β₀) and the hypotheses
+        (weights β), x = Σ βₕ xₕ, P = Σ βₕ [Pₕ + (xₕ − x)(xₕ − x)ᵀ]. This is the JPDA
+        update of Fortmann et al. (1983) and reduces to its closed form when every
+        detection has the same R; it stays exact for per-detection covariances.
+        Returns per model (loglik (p,), ok (p,)) of the pair updates."""
+        tracks = np.unique(trk)
+        out = []
+        for j in range(len(self.models)):
+            xh = np.ascontiguousarray(self.xs[j][trk])
+            Ph = np.ascontiguousarray(self.Ps[j][trk])
+            _, ll, st = filters.update_spherical(xh, Ph, np.arange(len(trk)), z[det], R[det],
+                                                 method=self.method)
+            ok = st == filters.UPDATED
+            w = np.where(ok, beta, 0.0)
+            n = self.n
+            tot = beta0.copy()
+            np.add.at(tot, trk, w)
+            tot = np.where(tot > 0, tot, 1.0)
+            x0, P0 = self.xs[j], self.Ps[j]
+            xm = beta0[:, None] * x0
+            np.add.at(xm, trk, w[:, None] * xh)
+            xm /= tot[:, None]
+            d0 = x0 - xm
+            Pm = beta0[:, None, None] * (P0 + d0[:, :, None] * d0[:, None, :])
+            dh = xh - xm[trk]
+            np.add.at(Pm, trk, w[:, None, None] * (Ph + dh[:, :, None] * dh[:, None, :]))
+            Pm /= tot[:, None, None]
+            sel = np.zeros(n, bool)
+            sel[tracks] = True
+            self.xs[j] = np.ascontiguousarray(np.where(sel[:, None], xm, x0))
+            Pm = 0.5 * (Pm + np.swapaxes(Pm, 1, 2))
+            self.Ps[j] = np.ascontiguousarray(np.where(sel[:, None, None], Pm, P0))
+            out.append((ll, ok))
+        return tracks, out
 
 
 class SingleModel(_Bank):
@@ -128,6 +170,11 @@ class SingleModel(_Bank):
 
     def estimate(self):
         return self.xs[0], self.Ps[0], np.ones((self.n, 1))
+
+    def update_jpda(self, trk, det, beta, beta0, z, R, p_d, p_g, clutter_density) -> None:
+        """JPDA update: pairs (trk[h], det[h]) with probabilities beta[h]; beta0 (n,) the
+        no-detection probability of every track (1 for tracks without pairs)."""
+        self._mixture_models(trk, det, beta, beta0, z, R)
 
 
 class IMM(_Bank):
@@ -231,6 +278,26 @@ class IMM(_Bank):
         ll, st = self._update_models(idx, z, R)
         self._mode_update(idx, ll, st)
         return st.max(axis=0)
+
+    def update_jpda(self, trk, det, beta, beta0, z, R, p_d, p_g, clutter_density) -> None:
+        """IMM-JPDA update: every model by mixture reduction (see ``_mixture_models``), and
+        the mode probabilities by the PDA mode likelihood (Bar-Shalom, Li & Kirubarajan
+        2001, §11.7.4 for the IMM-PDAF): Λ_j = 1 − P_D P_G + (P_D/λ) Σ_h ℓ_{j,h}, the sum
+        over the track's gated detections."""
+        tracks, per_model = self._mixture_models(trk, det, beta, beta0, z, R)
+        if not tracks.size:
+            return
+        r = len(self.models)
+        lam = np.empty((tracks.size, r))
+        pos = np.searchsorted(tracks, trk)
+        for j, (ll, ok) in enumerate(per_model):
+            s = np.zeros(tracks.size)
+            np.add.at(s, pos, np.where(ok, np.exp(np.clip(ll, -700, 700)), 0.0))
+            lam[:, j] = (1.0 - p_d * p_g) + p_d / clutter_density * s
+        logw = np.log(np.maximum(self.cbar[tracks], 1e-300)) + np.log(np.maximum(lam, 1e-300))
+        logw -= logw.max(axis=1, keepdims=True)
+        mu = np.exp(logw)
+        self.mu[tracks] = mu / mu.sum(axis=1, keepdims=True)
 
     def update_linear(self, z, H6, R) -> np.ndarray:
         """Update every track with a linear measurement z (n, m) = H6 x[:6] + noise, R (n, m,

@@ -9,8 +9,12 @@ delete → initiate, over arrays of tracks.
 * Gating: ellipsoidal χ² gate on the normalised innovation squared, with the gate
   probability of ``[tracker] gate_probability`` and as many degrees of freedom as the
   detection has usable components.
-* Association: global nearest neighbour (track.association.gnn) — the assignment
-  minimising Σ NIS/γ over gated pairs plus 1 per track left without a detection.
+* Association (``[tracker] association``): global nearest neighbour
+  (track.association.gnn) — the assignment minimising Σ NIS/γ over gated pairs plus 1 per
+  track left without a detection — or JPDA: exact association probabilities per cluster
+  of shared gates (P_D, P_G, clutter density λ from the config) and the mixture-reduction
+  update of every gated pair (track.imm); with JPDA a detection inside any gate starts no
+  new track.
 * Initiation: every unassociated detection with a finite range and angles starts a
   tentative track (position from the measurement with its converted covariance J R Jᵀ,
   velocity = the radial velocity vector, σ_v = ``init_speed_sigma_mps`` per axis).
@@ -33,7 +37,7 @@ from ..errors import InputError
 from ..radar.measure import cart_of
 from ..types import Detections, Tracks
 from . import filters  # noqa: F401  (status codes)
-from .association import gnn
+from .association import gnn, jpda_probabilities
 from .imm import IMM, SingleModel
 from .models import ModelSpec
 
@@ -88,7 +92,8 @@ class Tracker:
         self._window = (1 << cfg.confirm_n) - 1
         self._gates = chi2.ppf(cfg.gate_probability, np.arange(5))   # χ² gate by dof
         self.stats = {"scans": 0, "initiated": 0, "confirmed": 0, "deleted": 0,
-                      "rejected_nonfinite": 0, "updates": 0, "skipped_updates": 0}
+                      "rejected_nonfinite": 0, "updates": 0, "skipped_updates": 0,
+                      "jpda_fallbacks": 0}
 
     # ------------------------------------------------------------------ helpers
     def _keep(self, mask: np.ndarray) -> None:
@@ -126,25 +131,31 @@ class Tracker:
             self.bank.predict(t - self.t)
         self.t = t
 
-        # gate and associate (GNN)
+        # gate and associate (GNN or JPDA)
         n, k = self.bank.n, z.shape[0]
         assigned_det = np.zeros(k, bool)
         hit = np.zeros(n, bool)
         if n and k:
-            nis = self.bank.gate_spherical(z, R)
+            nis, ll = self.bank.gate_spherical(z, R, with_loglik=True)
             dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
             gate = self._gates[dof]
-            # GNN on the NIS scaled by each detection's gate: a pair costs NIS/γ ∈ [0, 1],
-            # leaving a track without a detection costs 1 (track.association.gnn)
-            cost = np.where(nis <= gate[None, :], nis / gate[None, :], np.inf)
-            rows, cols = gnn(cost, 1.0)
-            if rows.size:
-                status = self.bank.update_spherical(rows, z[cols], R[cols])
-                done = status == filters.UPDATED
-                self.stats["updates"] += int(done.sum())
-                self.stats["skipped_updates"] += int((~done).sum())
-                hit[rows[done]] = True
-                assigned_det[cols] = True
+            inside = nis <= gate[None, :]
+            if cfg.association == "jpda":
+                self._jpda(inside, ll, z, R)
+                hit = inside.any(axis=1)
+                assigned_det = inside.any(axis=0)
+            else:
+                # GNN on the NIS scaled by each detection's gate: a pair costs NIS/γ ∈ [0, 1],
+                # leaving a track without a detection costs 1 (track.association.gnn)
+                cost = np.where(inside, nis / gate[None, :], np.inf)
+                rows, cols = gnn(cost, 1.0)
+                if rows.size:
+                    status = self.bank.update_spherical(rows, z[cols], R[cols])
+                    done = status == filters.UPDATED
+                    self.stats["updates"] += int(done.sum())
+                    self.stats["skipped_updates"] += int((~done).sum())
+                    hit[rows[done]] = True
+                    assigned_det[cols] = True
 
         # track management
         self.hits = ((self.hits << 1) | hit) & self._window
@@ -172,6 +183,27 @@ class Tracker:
             self._initiate(z[free], R[free])
         self.stats["scans"] += 1
         return self.tracks()
+
+    def _jpda(self, inside, ll, z, R) -> None:
+        """JPDA: association probabilities per cluster (exact enumeration; a cluster too
+        large for it falls back to GNN), then the bank's mixture update."""
+        cfg = self.cfg
+        n, k = inside.shape
+        try:
+            beta = jpda_probabilities(np.exp(np.clip(ll, -700, 700)), inside, cfg.p_detection,
+                                      cfg.gate_probability, cfg.clutter_density)
+        except InputError:
+            self.stats["jpda_fallbacks"] += 1
+            cost = np.where(inside, -ll, np.inf)
+            miss = (np.max(cost[inside]) if inside.any() else 0.0) + 1e3   # take every pair
+            rows, cols = gnn(cost, miss)
+            beta = np.zeros((n, k + 1))
+            beta[:, k] = 1.0
+            beta[rows, cols], beta[rows, k] = 1.0, 0.0
+        trk, det = np.nonzero(inside & (beta[:, :k] > 0))
+        self.bank.update_jpda(trk, det, beta[trk, det], beta[:, k].copy(), z, R,
+                              cfg.p_detection, cfg.gate_probability, cfg.clutter_density)
+        self.stats["updates"] += int(np.unique(trk).size)
 
     def _initiate(self, z: np.ndarray, R: np.ndarray) -> None:
         m = z.shape[0]
