@@ -209,12 +209,103 @@ cdef int _joseph(double* x, double* P, const double* y, const double* H, const d
 
 
 # ---------------------------------------------------------------- linear update
+cdef int _joseph_sel(double* x, double* P, const double* y, const int* sel, const double* R,
+                     int d, int m, double* nis, double* loglik) noexcept nogil:
+    """Joseph update when H selects state components (H[a, sel[a]] = 1, else 0): the same
+    equations as _joseph with every product by H replaced by indexing — P Hᵀ is m columns of
+    P, H P Hᵀ a sub-block — which removes most of the multiply-adds."""
+    cdef double PHt[MAXD * MAXM]
+    cdef double S[MAXM * MAXM]
+    cdef double L[MAXM * MAXM]
+    cdef double K[MAXD * MAXM]
+    cdef double w[MAXM]
+    cdef double row[MAXM]
+    cdef double T[MAXD * MAXD]
+    cdef double KR[MAXD * MAXM]
+    cdef int i, j, a
+    cdef double s
+    for i in range(d):                          # PHt = P Hᵀ: the selected columns
+        for a in range(m):
+            PHt[i * m + a] = P[i * d + sel[a]]
+    for a in range(m):                          # S = H P Hᵀ + R
+        for j in range(m):
+            S[a * m + j] = P[sel[a] * d + sel[j]] + R[a * m + j]
+    symmetrize(S, m)
+    if cholesky(S, L, m) != 0:
+        return SKIP_SINGULAR
+    for a in range(m):
+        w[a] = y[a]
+    chol_solve(L, w, m)
+    s = 0.0
+    for a in range(m):
+        s += y[a] * w[a]
+    nis[0] = s
+    s = 0.0
+    for a in range(m):
+        s += log(L[a * m + a])
+    loglik[0] = -0.5 * (nis[0] + 2.0 * s + m * LOG_2PI)
+    for i in range(d):                          # K = P Hᵀ S⁻¹
+        for a in range(m):
+            row[a] = PHt[i * m + a]
+        chol_solve(L, row, m)
+        for a in range(m):
+            K[i * m + a] = row[a]
+    for i in range(d):                          # x ← x + K y
+        s = 0.0
+        for a in range(m):
+            s += K[i * m + a] * y[a]
+        x[i] += s
+    for i in range(d):                          # T = (I − KH) P = P − K P[sel, :]
+        for j in range(d):
+            s = P[i * d + j]
+            for a in range(m):
+                s -= K[i * m + a] * P[sel[a] * d + j]
+            T[i * d + j] = s
+    mat_mul(K, R, KR, d, m, m)                  # KR = K R
+    for i in range(d):                          # P = T (I − KH)ᵀ + K R Kᵀ, upper then mirror
+        for j in range(i, d):
+            s = T[i * d + j]
+            for a in range(m):
+                s += KR[i * m + a] * K[j * m + a] - T[i * d + sel[a]] * K[j * m + a]
+            P[i * d + j] = s
+    for i in range(d):                          # symmetric by construction up to rounding:
+        for j in range(i + 1, d):               # average with the lower triangle's value
+            s = T[j * d + i]
+            for a in range(m):
+                s += KR[j * m + a] * K[i * m + a] - T[j * d + sel[a]] * K[i * m + a]
+            s = 0.5 * (P[i * d + j] + s)
+            P[i * d + j] = s
+            P[j * d + i] = s
+    return UPDATED
+
+
+cdef int _selection(const double[:, ::1] H, int* sel) noexcept nogil:
+    """1 and sel[a] when every row a of H is a unit row e_sel[a] (distinct), else 0."""
+    cdef int a, j, m = <int>H.shape[0], d = <int>H.shape[1], c
+    for a in range(m):
+        c = -1
+        for j in range(d):
+            if H[a, j] == 1.0 and c < 0:
+                c = j
+            elif H[a, j] != 0.0:
+                return 0
+        if c < 0:
+            return 0
+        sel[a] = c
+        for j in range(a):
+            if sel[j] == c:
+                return 0
+    return 1
+
+
 cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
                      const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
                      double[::1] loglik, signed char[::1] status) noexcept nogil:
     cdef Py_ssize_t n = x.shape[0], t
     cdef int d = <int>x.shape[1], m = <int>z.shape[1], i, j
     cdef double y[MAXM]
+    cdef int sel[MAXM]
+    cdef int is_sel = _selection(H, sel)
     cdef double s
     cdef bint ok
     for t in range(n):
@@ -230,13 +321,19 @@ cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1]
             loglik[t] = NAN
             status[t] = SKIP_NONFINITE
             continue
-        for i in range(m):
-            s = z[t, i]
-            for j in range(d):
-                s -= H[i, j] * x[t, j]
-            y[i] = s
-        status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m, &nis[t],
-                            &loglik[t])
+        if is_sel:
+            for i in range(m):
+                y[i] = z[t, i] - x[t, sel[i]]
+            status[t] = _joseph_sel(&x[t, 0], &P[t, 0, 0], y, sel, &R[t, 0, 0], d, m,
+                                    &nis[t], &loglik[t])
+        else:
+            for i in range(m):
+                s = z[t, i]
+                for j in range(d):
+                    s -= H[i, j] * x[t, j]
+                y[i] = s
+            status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m,
+                                &nis[t], &loglik[t])
         if status[t] != UPDATED:
             nis[t] = NAN
             loglik[t] = NAN
