@@ -7,6 +7,20 @@ grid); between events the plant integrates with the command held. Every stage is
 (``RunResult.stages``) and, if a recorder is given, every record crossing a stage boundary
 is written to it (detections, tracks, commands, plant state), flushed once per scan.
 
+The loop is two separable halves that exchange only wire records, so that the pure
+simulation and the hardware-in-the-loop run (``xband.hil.loop``, with the plant half in
+the device emulator ``xband.hil.emulator`` on the far end of a serial link) drive the very
+same code:
+
+* :class:`Engagement` — the **plant side**: target truth, the interceptor plant, the
+  radar's measurement model and the event clock. At each event it yields the scan's
+  ``Detections`` (when a scan is due) and the bodies' ``PlantState`` (body 0 the
+  interceptor, 1 the engaged target); it takes the command and advances to the next event.
+* :class:`Host` — the **host side**: tracker, designation, guidance. ``on_scan`` takes a
+  scan's detections and the target truth (the operator's cue for designation),
+  ``on_guidance`` the bodies' state and returns the acceleration command; it keeps the
+  history, the recording and the summary.
+
 What guidance sees (``[guidance] on``):
 * ``truth`` — the designated target's true position and velocity;
 * ``noisy`` — the latest radar measurement of it converted to Cartesian position, with the
@@ -33,7 +47,9 @@ from .guide.plant import Plant, collision_course, rotate_about_z
 from .radar.measure import MeasurementModel, cart_of
 from .timing import StageTimer
 from .track.tracker import Tracker
-from .types import Commands, Detections, PlantState, Tracks
+from .types import Commands, Detections, PlantState
+
+__all__ = ["RunResult", "Engagement", "Host", "Clock", "rngs", "run"]
 
 
 @dataclass
@@ -51,6 +67,40 @@ class RunResult:
         return {"status": self.status, "miss_distance_m": self.miss_distance_m,
                 "t_closest_s": self.t_closest_s, "backend": self.backend,
                 "stages": self.stages, **self.summary}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The integer event clock of a scenario: plant step ``dt``, scan every ``step_r``
+    steps, guidance every ``step_g`` steps, ``k_end`` steps in all."""
+
+    dt: float
+    step_r: int
+    step_g: int
+    k_end: int
+
+    @classmethod
+    def of(cls, sc: Scenario) -> "Clock":
+        r = sc.rates
+        return cls(1.0 / r.plant_hz, int(round(r.plant_hz / r.radar_hz)),
+                   int(round(r.plant_hz / r.guidance_hz)),
+                   int(np.ceil(sc.scenario.duration_s * r.plant_hz)))
+
+    def step_of(self, t: float) -> int:
+        """The plant step of an event time (s), e.g. a wire ``t_ns / 1e9``."""
+        return int(round(t / self.dt))
+
+    def is_scan(self, k: int) -> bool:
+        return k % self.step_r == 0
+
+    def is_guidance(self, k: int) -> bool:
+        return k % self.step_g == 0
+
+
+def rngs(sc: Scenario) -> tuple[np.random.Generator, np.random.Generator]:
+    """(measurement noise, noisy guidance) generators, independent, from the scenario seed."""
+    ss = np.random.SeedSequence(sc.scenario.seed)
+    return tuple(np.random.default_rng(s) for s in ss.spawn(2))
 
 
 class _TargetTruth:
@@ -76,144 +126,259 @@ def _initial_interceptor(sc: Scenario) -> np.ndarray:
     return np.concatenate([ic.position_m, ic.speed_mps * u, np.zeros(3)])
 
 
+class Engagement:
+    """The plant side: target truth, the interceptor, the radar and the event clock.
+
+    Drive it as ``while not e.finished: e.begin_event(); [dets = e.scan()]; state =
+    e.state(); ...; e.advance(a_cmd)``. ``rng_meas`` draws the measurement noise.
+    """
+
+    def __init__(self, sc: Scenario, rng_meas: np.random.Generator,
+                 timer: StageTimer | None = None):
+        self.sc = sc
+        self.clock = Clock.of(sc)
+        self.rng = rng_meas
+        self.timer = timer if timer is not None else StageTimer()
+        self.truth = _TargetTruth(sc)
+        self.ti = ti = sc.interceptor.target
+        self.man_steps: dict[int, list[int]] = {}
+        for i, t in enumerate(sc.targets):
+            if any(t.maneuver_accel_mps2):
+                self.man_steps.setdefault(int(round(t.maneuver_start_s * sc.rates.plant_hz)),
+                                          []).append(i)
+        tr = self.truth
+        self.plant = Plant(_initial_interceptor(sc),
+                           np.concatenate([tr.p[ti], tr.v[ti], tr.a[ti]]),
+                           sc.interceptor.time_constant_s)
+        self.sensor = MeasurementModel(sc.radar)
+        self.k = 0
+        self.k_end = self.clock.k_end
+        self.status = "timeout"
+        self.last_range = float("nan")   # range at the last guidance event
+        if not self.plant.closing[0]:
+            self.status = "receding"
+            self.k_end = 0
+
+    @property
+    def t(self) -> float:
+        return self.k * self.clock.dt
+
+    @property
+    def finished(self) -> bool:
+        return self.k >= self.k_end or self.status == "intercept"
+
+    @property
+    def scan_due(self) -> bool:
+        return self.clock.is_scan(self.k)
+
+    @property
+    def guidance_due(self) -> bool:
+        return self.clock.is_guidance(self.k)
+
+    def begin_event(self) -> None:
+        """Apply the target maneuvers that start at this step."""
+        if self.k in self.man_steps:
+            for i in self.man_steps[self.k]:
+                self.truth.a[i] = self.sc.targets[i].maneuver_accel_mps2
+            self.plant.tg[0, 6:9] = self.truth.a[self.ti]
+
+    def scan(self) -> Detections:
+        """One radar scan of every target at this step (syncs the engaged target's truth
+        from the plant first)."""
+        tr, ti = self.truth, self.ti
+        tr.p[ti], tr.v[ti] = self.plant.tg[0, 0:3], self.plant.tg[0, 3:6]
+        with self.timer("measure"):
+            return self.sensor.measure(self.t, tr.p, tr.v, tr.rcs, self.rng)
+
+    def state(self) -> PlantState:
+        """Truth of body 0 (the interceptor) and body 1 (the engaged target) now."""
+        m, tg = self.plant.m[0], self.plant.tg[0]
+        if self.guidance_due:
+            self.last_range = float(np.linalg.norm(tg[0:3] - m[0:3]))
+        return PlantState(t=[self.t, self.t], body_id=[0, 1], pos=[m[0:3], tg[0:3]],
+                          vel=[m[3:6], tg[3:6]], acc=[m[6:9], tg[6:9]])
+
+    def next_event(self) -> int:
+        k, c = self.k, self.clock
+        return min(self.k_end, (k // c.step_r + 1) * c.step_r, (k // c.step_g + 1) * c.step_g,
+                   *[s for s in self.man_steps if s > k])
+
+    def advance(self, a_cmd: np.ndarray) -> None:
+        """Hold ``a_cmd`` (1, 3) up to the next event (scan, guidance, maneuver or end)."""
+        k_next = self.next_event()
+        n = k_next - self.k
+        with self.timer("plant"):
+            self.plant.advance(a_cmd, self.clock.dt, n, self.t)
+        self.truth.advance(self.clock.dt, n)
+        self.k = k_next
+        if self.plant.done[0]:
+            self.status = "intercept"
+
+    def result(self) -> dict:
+        """status, miss_distance_m, t_closest_s (closest approach inside the step when the
+        engagement intercepted, else the range at the last guidance event)."""
+        done = bool(self.plant.done[0])
+        return {"status": self.status,
+                "miss_distance_m": float(self.plant.cpa[0, 1]) if done else self.last_range,
+                "t_closest_s": float(self.plant.cpa[0, 0]) if done else self.t}
+
+
+class Host:
+    """The host side: tracker, designation, guidance, history, recording and summary.
+
+    ``on_scan(t, dets, tg_pos, tg_vel)`` once per scan, ``on_guidance(t, state)`` once per
+    guidance event; the latter returns the command (1, 3) to hold until the next one.
+    ``rng_guid`` draws the noise of ``[guidance] on = "noisy"``.
+    """
+
+    def __init__(self, sc: Scenario, rng_guid: np.random.Generator,
+                 timer: StageTimer | None = None, recorder=None, progress=None):
+        self.sc = sc
+        self.clock = Clock.of(sc)
+        self.rng = rng_guid
+        self.timer = timer if timer is not None else StageTimer()
+        self.recorder = recorder
+        self.progress = progress
+        self.sensor = MeasurementModel(sc.radar)
+        self.tracker = Tracker(sc.tracker)
+        self.hist = {k: [] for k in ("t", "m_pos", "t_pos", "a_cmd", "a_ach", "range",
+                                     "saturated")}
+        self.scans = {"t": [], "tracks": [], "dets": []}
+        self.estimate = None     # (t, pos, vel) of the designated target as guidance sees it
+        self.designated = None
+        self.n_designations = 0
+        self.a_cmd = np.zeros((1, 3))
+        self.sat_count = 0
+        self.max_cmd = 0.0
+        self.n_commands = 0
+
+    def on_scan(self, t: float, dets: Detections, tg_pos, tg_vel):
+        """Track one scan; designate; update the estimate. Returns the tracks."""
+        g, timer = self.sc.guidance, self.timer
+        tg_pos, tg_vel = np.asarray(tg_pos, float), np.asarray(tg_vel, float)
+        with timer("track"):
+            tracks = self.tracker.step(dets, t)
+        conf = tracks.take(tracks.confirmed)
+        if g.on == "track":
+            if self.designated is None or self.designated not in conf.id:
+                self.designated = None
+                if len(conf):
+                    d2 = np.sum((conf.x[:, 0:3] - tg_pos) ** 2, axis=1)
+                    self.designated = int(conf.id[np.argmin(d2)])
+                    self.n_designations += 1
+            if self.designated is not None:
+                row = conf.x[np.flatnonzero(conf.id == self.designated)[0]]
+                self.estimate = (t, row[0:3].copy(), row[3:6].copy())
+        elif g.on == "noisy":
+            ti = self.sc.interceptor.target
+            z = self.sensor.measure(t, tg_pos[None, :], tg_vel[None, :],
+                                    np.array([self.sc.targets[ti].rcs_m2]), self.rng)
+            if len(z):
+                # the measurement nearest in range is the target's (clutter is sparse)
+                j = int(np.argmin(np.abs(z.range - np.linalg.norm(tg_pos))))
+                pos = cart_of(z.z[j])[0, 0:3]
+                vel = tg_vel + self.rng.standard_normal(3) * self.sc.radar.sigma_range_rate_mps
+                self.estimate = (t, pos, vel)
+        self.scans["t"].append(t)
+        self.scans["tracks"].append(conf)
+        self.scans["dets"].append(dets)
+        if self.recorder is not None:
+            with timer("record"):
+                self.recorder.write_detections(dets, t)
+                self.recorder.write_tracks(tracks, t)
+                self.recorder.flush()
+        if self.progress is not None:
+            k_end = self.clock.k_end
+            self.progress(min(1.0, self.clock.step_of(t) / max(k_end, 1)))
+        return tracks
+
+    def on_guidance(self, t: float, state: PlantState) -> Commands:
+        """The command at a guidance event from the bodies' truth (row of body 0: the
+        interceptor, body 1: the engaged target). Also returned when there is no estimate
+        yet (zero, ``t_go`` NaN)."""
+        g, timer = self.sc.guidance, self.timer
+        bid = list(state.body_id)
+        i0, i1 = bid.index(0), bid.index(1)
+        m = np.concatenate([state.pos[i0], state.vel[i0], state.acc[i0]])
+        tg = np.concatenate([state.pos[i1], state.vel[i1], state.acc[i1]])
+        if g.on == "truth":
+            self.estimate = (t, tg[0:3].copy(), tg[3:6].copy())
+        with timer("guide"):
+            if self.estimate is not None:
+                te, pe, ve = self.estimate
+                pe = pe + ve * (t - te)
+                a_cmd, t_go, sat = laws.command(pe - m[0:3], ve - m[3:6], m[3:6],
+                                                g.law, g.nav_ratio,
+                                                self.sc.interceptor.accel_limit_mps2)
+            else:
+                a_cmd, t_go, sat = np.zeros((1, 3)), np.array([np.nan]), np.zeros(1, bool)
+        cmd = Commands(t=[t], a_cmd=a_cmd, t_go=t_go, saturated=sat)
+        if self.estimate is not None:
+            self.n_commands += 1
+            self.sat_count += int(sat[0])
+            self.max_cmd = max(self.max_cmd, float(np.linalg.norm(a_cmd[0])))
+            if self.recorder is not None:
+                with timer("record"):
+                    self.recorder.write_commands(cmd, t)
+                    self.recorder.write_state(state, t)
+        h = self.hist
+        h["t"].append(t)
+        h["m_pos"].append(m[0:3].copy())
+        h["t_pos"].append(tg[0:3].copy())
+        h["a_cmd"].append(a_cmd[0].copy())
+        h["a_ach"].append(m[6:9].copy())
+        h["range"].append(float(np.linalg.norm(tg[0:3] - m[0:3])))
+        h["saturated"].append(bool(sat[0]))
+        self.a_cmd = a_cmd
+        return cmd
+
+    def summary(self) -> dict:
+        g, tr = self.sc.guidance, self.tracker
+        return {
+            "scenario": self.sc.scenario.name, "seed": self.sc.scenario.seed,
+            "guidance_on": g.on, "law": g.law, "nav_ratio": g.nav_ratio,
+            "scans": tr.stats["scans"], "tracks_confirmed": tr.stats["confirmed"],
+            "tracks_deleted": tr.stats["deleted"], "designations": self.n_designations,
+            "designated_track": self.designated,
+            "detections": int(sum(len(d) for d in self.scans["dets"])),
+            "commands": self.n_commands, "saturated_commands": self.sat_count,
+            "max_accel_cmd": self.max_cmd, "saturated": self.sat_count > 0,
+            "tracker": dict(tr.stats),
+        }
+
+    def result(self, outcome: dict, backend: str | None = None) -> RunResult:
+        """The :class:`RunResult` from the plant side's ``Engagement.result()``."""
+        history = {key: np.array(v) for key, v in self.hist.items()}
+        history["scans"] = self.scans
+        return RunResult(status=outcome["status"],
+                         miss_distance_m=float(outcome["miss_distance_m"]),
+                         t_closest_s=float(outcome["t_closest_s"]),
+                         backend=backend or _kernels.backend(), stages=self.timer.as_dict(),
+                         summary=self.summary(), history=history, timer=self.timer)
+
+
+def step_event(eng: Engagement, host: Host) -> None:
+    """One event of the simulated loop: the plant side and the host side in turn, in the
+    order the HIL exchange follows (DETECTIONS, STATE → COMMAND), then the plant advances."""
+    eng.begin_event()
+    t = eng.t
+    if eng.scan_due:
+        dets = eng.scan()
+        tg = eng.plant.tg[0]
+        host.on_scan(t, dets, tg[0:3].copy(), tg[3:6].copy())
+    if eng.guidance_due:
+        host.on_guidance(t, eng.state())
+    eng.advance(host.a_cmd)
+
+
 def run(sc: Scenario, recorder=None, progress=None) -> RunResult:
     """Simulate the scenario; see the module documentation. ``progress(fraction)`` is
     called after each scan when given."""
     backend = _kernels.backend()
     timer = StageTimer()
-    rates = sc.rates
-    dt = 1.0 / rates.plant_hz
-    step_r = int(round(rates.plant_hz / rates.radar_hz))
-    step_g = int(round(rates.plant_hz / rates.guidance_hz))
-    k_end = int(np.ceil(sc.scenario.duration_s * rates.plant_hz))
-    ss = np.random.SeedSequence(sc.scenario.seed)
-    rng_meas, rng_guid = (np.random.default_rng(s) for s in ss.spawn(2))
-
-    truth = _TargetTruth(sc)
-    ti = sc.interceptor.target
-    man_steps = {}
-    for i, t in enumerate(sc.targets):
-        if any(t.maneuver_accel_mps2):
-            man_steps.setdefault(int(round(t.maneuver_start_s * rates.plant_hz)), []).append(i)
-    plant = Plant(_initial_interceptor(sc), np.concatenate([truth.p[ti], truth.v[ti], truth.a[ti]]),
-                  sc.interceptor.time_constant_s)
-    sensor = MeasurementModel(sc.radar)
-    tracker = Tracker(sc.tracker)
-    g = sc.guidance
-    a_max = sc.interceptor.accel_limit_mps2
-
-    hist = {k: [] for k in ("t", "m_pos", "t_pos", "a_cmd", "a_ach", "range", "saturated")}
-    scans = {"t": [], "tracks": [], "dets": []}
-    estimate = None          # (t, pos, vel) of the designated target as guidance sees it
-    designated = None
-    n_designations = 0
-    a_cmd = np.zeros((1, 3))
-    sat_count = 0
-    max_cmd = 0.0
-    n_commands = 0
-    status = "timeout"
-
-    k = 0
-    if not plant.closing[0]:
-        status = "receding"
-        k_end = 0
-    while k < k_end:
-        t = k * dt
-        if k in man_steps:
-            for i in man_steps[k]:
-                truth.a[i] = sc.targets[i].maneuver_accel_mps2
-            plant.tg[0, 6:9] = truth.a[ti]
-        if k % step_r == 0:
-            truth.p[ti], truth.v[ti] = plant.tg[0, 0:3], plant.tg[0, 3:6]
-            with timer("measure"):
-                dets = sensor.measure(t, truth.p, truth.v, truth.rcs, rng_meas)
-            with timer("track"):
-                tracks = tracker.step(dets, t)
-            conf = tracks.take(tracks.confirmed)
-            if g.on == "track":
-                if designated is None or designated not in conf.id:
-                    designated = None
-                    if len(conf):
-                        d2 = np.sum((conf.x[:, 0:3] - truth.p[ti]) ** 2, axis=1)
-                        designated = int(conf.id[np.argmin(d2)])
-                        n_designations += 1
-                if designated is not None:
-                    row = conf.x[np.flatnonzero(conf.id == designated)[0]]
-                    estimate = (t, row[0:3].copy(), row[3:6].copy())
-            elif g.on == "noisy":
-                z = sensor.measure(t, truth.p[ti:ti + 1], truth.v[ti:ti + 1],
-                                   truth.rcs[ti:ti + 1], rng_guid)
-                if len(z):
-                    # the measurement nearest in range is the target's (clutter is sparse)
-                    j = int(np.argmin(np.abs(z.range - np.linalg.norm(truth.p[ti]))))
-                    pos = cart_of(z.z[j])[0, 0:3]
-                    vel = truth.v[ti] + rng_guid.standard_normal(3) * sc.radar.sigma_range_rate_mps
-                    estimate = (t, pos, vel)
-            scans["t"].append(t)
-            scans["tracks"].append(conf)
-            scans["dets"].append(dets)
-            if recorder is not None:
-                with timer("record"):
-                    recorder.write_detections(dets, t)
-                    recorder.write_tracks(tracks, t)
-                    recorder.flush()
-            if progress is not None:
-                progress(min(1.0, k / max(k_end, 1)))
-        if k % step_g == 0:
-            m = plant.m[0]
-            if g.on == "truth":
-                estimate = (t, plant.tg[0, 0:3].copy(), plant.tg[0, 3:6].copy())
-            with timer("guide"):
-                if estimate is not None:
-                    te, pe, ve = estimate
-                    pe = pe + ve * (t - te)
-                    a_cmd, t_go, sat = laws.command(pe - m[0:3], ve - m[3:6], m[3:6],
-                                                    g.law, g.nav_ratio, a_max)
-                else:
-                    a_cmd, t_go, sat = np.zeros((1, 3)), np.array([np.nan]), np.zeros(1, bool)
-            if estimate is not None:
-                n_commands += 1
-                sat_count += int(sat[0])
-                max_cmd = max(max_cmd, float(np.linalg.norm(a_cmd[0])))
-                if recorder is not None:
-                    with timer("record"):
-                        recorder.write_commands(Commands(t=[t], a_cmd=a_cmd, t_go=t_go,
-                                                         saturated=sat), t)
-                        recorder.write_state(PlantState(
-                            t=[t, t], body_id=[0, 1], pos=[m[0:3], plant.tg[0, 0:3]],
-                            vel=[m[3:6], plant.tg[0, 3:6]], acc=[m[6:9], plant.tg[0, 6:9]]), t)
-            hist["t"].append(t)
-            hist["m_pos"].append(m[0:3].copy())
-            hist["t_pos"].append(plant.tg[0, 0:3].copy())
-            hist["a_cmd"].append(a_cmd[0].copy())
-            hist["a_ach"].append(m[6:9].copy())
-            hist["range"].append(float(np.linalg.norm(plant.tg[0, 0:3] - m[0:3])))
-            hist["saturated"].append(bool(sat[0]))
-        k_next = min(k_end, (k // step_r + 1) * step_r, (k // step_g + 1) * step_g,
-                     *[s for s in man_steps if s > k])
-        n = k_next - k
-        with timer("plant"):
-            plant.advance(a_cmd, dt, n, t)
-        truth.advance(dt, n)
-        k = k_next
-        if plant.done[0]:
-            status = "intercept"
-            break
-
-    miss = float(plant.cpa[0, 1]) if plant.done[0] else float(hist["range"][-1]) if hist["range"] else float("nan")
-    t_cpa = float(plant.cpa[0, 0]) if plant.done[0] else k * dt
-    history = {key: np.array(v) for key, v in hist.items()}
-    history["scans"] = scans
-    summary = {
-        "scenario": sc.scenario.name, "seed": sc.scenario.seed, "guidance_on": g.on,
-        "law": g.law, "nav_ratio": g.nav_ratio,
-        "scans": tracker.stats["scans"], "tracks_confirmed": tracker.stats["confirmed"],
-        "tracks_deleted": tracker.stats["deleted"], "designations": n_designations,
-        "designated_track": designated,
-        "detections": int(sum(len(d) for d in scans["dets"])),
-        "commands": n_commands, "saturated_commands": sat_count,
-        "max_accel_cmd": max_cmd, "saturated": sat_count > 0,
-        "tracker": dict(tracker.stats),
-    }
-    return RunResult(status=status, miss_distance_m=miss, t_closest_s=t_cpa, backend=backend,
-                     stages=timer.as_dict(), summary=summary, history=history, timer=timer)
+    rng_meas, rng_guid = rngs(sc)
+    eng = Engagement(sc, rng_meas, timer)
+    host = Host(sc, rng_guid, timer, recorder, progress)
+    while not eng.finished:
+        step_event(eng, host)
+    return host.result(eng.result(), backend)

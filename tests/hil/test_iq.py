@@ -1,0 +1,191 @@
+"""I/Q sources (xband.hil.iq): the SoapySDR path against a fake device object with the
+same methods (SoapySDR's null device cannot stream), ZeroMQ SUB of raw cf32 from a real
+PUB socket on loopback (as GNU Radio publishes), SigMF replay and the simulated source."""
+from __future__ import annotations
+
+import time
+import types
+
+import numpy as np
+import pytest
+
+from xband.errors import HardwareError
+from xband.hil.iq import CallableSource, CpiShape, SigmfSource, SoapySource, ZmqSource
+from xband.types import Cube
+
+
+def tone(start: int, n: int, nch: int) -> np.ndarray:
+    """Sample k of channel c: (k + 1j·c) — every sample identifies itself."""
+    k = np.arange(start, start + n, dtype=np.float32)
+    return np.stack([(k + 1j * c).astype(np.complex64) for c in range(nch)])
+
+
+def fake_soapy(script):
+    """A SoapySDR-like module whose Device plays ``script``: a list of ("data", n),
+    ("overflow",), ("jump", n_samples) and ("timeout",) steps."""
+    S = types.SimpleNamespace(SOAPY_SDR_RX=1, SOAPY_SDR_TX=0, SOAPY_SDR_CF32="CF32",
+                              SOAPY_SDR_OVERFLOW=-4, SOAPY_SDR_TIMEOUT=-1,
+                              SOAPY_SDR_HAS_TIME=1 << 2, SOAPY_SDR_END_BURST=1 << 1,
+                              errToStr=lambda r: f"error {r}")
+    fs = 1e6
+
+    class Device:
+        def __init__(self, args):
+            self.args, self.calls, self.pos, self.steps = args, [], 0, list(script)
+            self.sent = []
+            self.tx_channels = 1
+
+        def setSampleRate(self, d, c, r):
+            self.calls.append(("rate", d, c, r))
+
+        def setFrequency(self, d, c, f):
+            self.calls.append(("freq", d, c, f))
+
+        def setGain(self, d, c, g):
+            self.calls.append(("gain", d, c, g))
+
+        def setupStream(self, d, fmt, chans):
+            self.calls.append(("setup", d, fmt, tuple(chans)))
+            return (d, tuple(chans))
+
+        def activateStream(self, st):
+            self.calls.append(("activate", st))
+
+        def deactivateStream(self, st):
+            self.calls.append(("deactivate", st))
+
+        def closeStream(self, st):
+            self.calls.append(("close", st))
+
+        def getNumChannels(self, d):
+            return self.tx_channels if d == S.SOAPY_SDR_TX else 2
+
+        def readStream(self, st, bufs, n, timeoutUs=0):
+            if not self.steps:
+                return types.SimpleNamespace(ret=S.SOAPY_SDR_TIMEOUT, flags=0, timeNs=0)
+            step = self.steps.pop(0)
+            if step[0] == "overflow":
+                self.pos += 500                       # the device lost samples
+                return types.SimpleNamespace(ret=S.SOAPY_SDR_OVERFLOW, flags=0, timeNs=0)
+            if step[0] == "timeout":
+                return types.SimpleNamespace(ret=S.SOAPY_SDR_TIMEOUT, flags=0, timeNs=0)
+            if step[0] == "jump":
+                self.pos += step[1]
+                step = ("data", n)
+            m = min(step[1], n)
+            x = tone(self.pos, m, len(bufs))
+            for b, row in zip(bufs, x):
+                b[:m] = row
+            t_ns = round(self.pos * 1e9 / fs)
+            self.pos += m
+            return types.SimpleNamespace(ret=m, flags=S.SOAPY_SDR_HAS_TIME, timeNs=t_ns)
+
+        def writeStream(self, st, bufs, n, flags, t_ns, timeoutUs=0):
+            self.sent.append((bufs[0][:n].copy(), flags, t_ns))
+            return types.SimpleNamespace(ret=n, flags=0)
+
+    S.Device = Device
+    return S
+
+
+SHAPE = CpiShape(channels=("sum", "daz"), pulses=4, samples=100, sample_rate_hz=1e6)
+
+
+def test_soapy_stream_cpis_timestamps_overflow_and_gap_accounting():
+    script = [("data", 300)] * 3 + [("overflow",)] + [("data", 250)] * 7 + \
+             [("jump", 1000)] + [("data", 400)] * 4
+    S = fake_soapy(script)
+    with SoapySource("driver=fake", SHAPE, center_hz=2.4e9, gain_db=30, chunk=512,
+                     soapy=S) as src:
+        dev = src.dev
+        cubes = list(src)
+        stats = dict(src.stats)
+    assert ("freq", 1, 0, 2.4e9) in dev.calls and ("gain", 1, 1, 30.0) in dev.calls
+    assert ("setup", 1, "CF32", (0, 1)) in dev.calls and ("deactivate", (1, (0, 1))) in dev.calls
+    assert stats["overflows"] == 1 and stats["timestamp_gaps"] == 1
+    assert stats["dropped_cpis"] == 2 and stats["cpis"] == len(cubes) >= 5
+    for c in cubes:                 # every CPI whole and contiguous, timed by its sample 0
+        assert isinstance(c, Cube) and c.data.shape == (2, 4, 100)
+        k0 = int(c.data[0, 0, 0].real)
+        np.testing.assert_array_equal(c.data.reshape(2, -1), tone(k0, 400, 2))
+        assert c.t == pytest.approx(k0 / 1e6, abs=1e-12)
+        assert c.channels == ("sum", "daz")
+
+
+def test_soapy_transmit_and_receive_only_device():
+    S = fake_soapy([("data", 400)])
+    src = SoapySource("driver=fake", SHAPE, center_hz=1e9, soapy=S)
+    pulse = np.exp(1j * np.linspace(0, 3, 50)).astype(np.complex64)
+    assert src.transmit(pulse, at_ns=5_000) == 50
+    x, flags, t_ns = src.dev.sent[0]
+    np.testing.assert_array_equal(x, pulse)
+    assert flags & S.SOAPY_SDR_HAS_TIME and t_ns == 5_000
+    src.dev.tx_channels = 0
+    src._tx = None
+    with pytest.raises(HardwareError, match="no TX channel"):
+        src.transmit(pulse)
+    src.close()
+
+
+def test_soapy_missing_library_names_the_trap(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_soapy(name, *a, **k):
+        if name == "SoapySDR":
+            raise ImportError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_soapy)
+    with pytest.raises(HardwareError, match="system-site-packages"):
+        SoapySource("driver=rtlsdr", SHAPE, center_hz=1e9)
+
+
+def test_zmq_sub_of_raw_cf32_like_gnuradio():
+    zmq = pytest.importorskip("zmq")
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    shape = CpiShape(channels=("sum",), pulses=4, samples=100, sample_rate_hz=1e6)
+    src = ZmqSource(f"tcp://127.0.0.1:{port}", shape, idle_timeout_s=0.5, context=ctx)
+    try:
+        time.sleep(0.3)                                    # ZMQ's slow joiner
+        k = 0
+        for n in (123, 700, 1, 376, 1200):                 # not aligned to CPIs
+            pub.send(tone(k, n, 1)[0].tobytes())
+            k += n
+        cubes = list(src)
+    finally:
+        src.close()
+        pub.close()
+        ctx.term()
+    assert len(cubes) == k // 400 == 6 and src.stats["messages"] == 5
+    for i, c in enumerate(cubes):
+        np.testing.assert_array_equal(c.data.reshape(-1), tone(400 * i, 400, 1)[0])
+        assert c.t == pytest.approx(400 * i / 1e6)
+    assert src.stats["timeouts"] == 1
+
+
+def test_callable_source_and_sigmf_replay(tmp_path):
+    def synth(i):
+        return Cube(data=tone(400 * i, 400, 1).reshape(1, 4, 100), t=i * 4e-4)
+
+    src = CallableSource(synth, n=3)
+    cubes = list(src)
+    assert [c.t for c in cubes] == [0.0, 4e-4, 8e-4] and src.stats["cpis"] == 3
+    pytest.importorskip("sigmf")
+    from xband.io.sigmf import write_sigmf
+    from xband.radar.params import RadarParams
+
+    p = RadarParams(sample_rate_hz=1e6, prf_hz=1e4, pulses_per_cpi=4, pulse_width_s=1e-6,
+                    bandwidth_hz=5e5)
+    cubes = [Cube(data=tone(400 * i, 400, 1).reshape(1, 4, 100), t=i * 4e-4)
+             for i in range(3)]
+    meta = write_sigmf(tmp_path / "rec", cubes, p)
+    with SigmfSource(meta) as s:
+        back = list(s)
+    assert len(back) == 3
+    for a, b in zip(cubes, back):
+        np.testing.assert_array_equal(a.data, b.data)
