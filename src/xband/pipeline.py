@@ -86,6 +86,11 @@ class Clock:
                    int(round(r.plant_hz / r.guidance_hz)),
                    int(np.ceil(sc.scenario.duration_s * r.plant_hz)))
 
+    def time_of(self, k: int) -> float:
+        """The time (s) of plant step k, rounded to whole nanoseconds so that it survives
+        the wire and recordings (int64 ns) bit for bit: a replay sees the very same times."""
+        return round(k * self.dt * 1e9) / 1e9
+
     def step_of(self, t: float) -> int:
         """The plant step of an event time (s), e.g. a wire ``t_ns / 1e9``."""
         return int(round(t / self.dt))
@@ -161,7 +166,7 @@ class Engagement:
 
     @property
     def t(self) -> float:
-        return self.k * self.clock.dt
+        return self.clock.time_of(self.k)
 
     @property
     def finished(self) -> bool:

@@ -131,7 +131,7 @@ def run_hil(sc: Scenario, link: Link, *, recorder=None, progress=None,
             t_rx = time.monotonic()
             t_ns = round(item.t * 1e9)
             k = clock.step_of(item.t)
-            t = k * clock.dt             # the event time exactly as the simulation has it
+            t = clock.time_of(k)         # the event time exactly as the simulation has it
             st = item.record
             bid = list(st.body_id)
             if 1 not in bid or 0 not in bid:
