@@ -585,38 +585,48 @@ def ukf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] i
 
 
 cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
-                    const double[:, :, ::1] R, double[:, ::1] out,
+                    const double[:, :, ::1] R, const double[::1] gate, double[:, ::1] out,
                     double[:, ::1] loglik) noexcept nogil:
+    # Track-major: h(x) and H P Hᵀ (4×4) are computed once per track; a pair then costs
+    # a sub-block plus R, a ≤4×4 Cholesky and a solve. A pair whose single-component
+    # bound y_a²/S_aa already exceeds the detection's gate (NIS ≥ y_a²/S_aa for S > 0) is
+    # rejected before the Cholesky.
     cdef Py_ssize_t k, i
     cdef int d = <int>x.shape[1], m, a, b
     cdef int sel[4]
     cdef double h[4]
     cdef double Hf[4 * MAXD]
-    cdef double Hs[4 * MAXD]
     cdef double HP[4 * MAXD]
-    cdef double Rs[16]
+    cdef double HPH[16]
     cdef double S[16]
     cdef double L[16]
     cdef double y[4]
     cdef double w[4]
     cdef double s
-    for k in range(z.shape[0]):
-        m = _select(z, R, k, sel)
-        for i in range(x.shape[0]):
+    cdef bint far
+    for i in range(x.shape[0]):
+        _sph_measure(&x[i, 0], d, h, Hf)
+        mat_mul(Hf, &P[i, 0, 0], HP, 4, d, d)
+        mat_mul_bt(HP, Hf, HPH, 4, d, 4)
+        for k in range(z.shape[0]):
+            out[i, k] = INFINITY
+            loglik[i, k] = -INFINITY
+            m = _select(z, R, k, sel)
             if m == 0:
-                out[i, k] = INFINITY
-                loglik[i, k] = -INFINITY
                 continue
-            _sph_measure(&x[i, 0], d, h, Hf)
-            _gather(z, R, k, sel, m, h, Hf, d, y, Hs, Rs)
-            mat_mul(Hs, &P[i, 0, 0], HP, m, d, d)
-            mat_mul_bt(HP, Hs, S, m, d, m)
-            for a in range(m * m):
-                S[a] += Rs[a]
+            far = False
+            for a in range(m):
+                y[a] = z[k, sel[a]] - h[sel[a]]
+                if sel[a] == 1:
+                    y[a] = wrap_angle(y[a])
+                for b in range(m):
+                    S[a * m + b] = HPH[sel[a] * 4 + sel[b]] + R[k, sel[a], sel[b]]
+                if y[a] * y[a] > gate[k] * S[a * m + a]:
+                    far = True
+            if far:
+                continue
             symmetrize(S, m)
             if cholesky(S, L, m) != 0:
-                out[i, k] = INFINITY
-                loglik[i, k] = -INFINITY
                 continue
             for a in range(m):
                 w[a] = y[a]
@@ -624,6 +634,8 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
             s = 0.0
             for a in range(m):
                 s += y[a] * w[a]
+            if s > gate[k]:
+                continue
             out[i, k] = s
             s = 0.0
             for a in range(m):
@@ -632,8 +644,10 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
 
 
 def sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
-             const double[:, :, ::1] R, double[:, ::1] out, double[:, ::1] loglik):
-    """out (n_tracks, n_dets) ← NIS of every track/detection pair (+inf where unusable),
-    loglik ← log N(y; 0, S) of the pair (−inf where unusable)."""
+             const double[:, :, ::1] R, const double[::1] gate, double[:, ::1] out,
+             double[:, ::1] loglik):
+    """out (n_tracks, n_dets) ← NIS of every track/detection pair inside detection k's gate
+    ``gate[k]`` (+inf beyond it or where unusable); loglik ← log N(y; 0, S) of the gated
+    pairs (−inf elsewhere)."""
     with nogil:
-        _sph_gate(x, P, z, R, out, loglik)
+        _sph_gate(x, P, z, R, gate, out, loglik)

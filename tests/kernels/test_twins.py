@@ -179,10 +179,18 @@ def test_sph_gate(rng, n):
     if n > 2:
         z[0, :] = np.nan
     a, b, la, lb = np.empty((n, n)), np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
-    c_kal.sph_gate(x, P, z, R, a, la)
-    r_kal.sph_gate(x, P, z, R, b, lb)
+    c_kal.sph_gate(x, P, z, R, np.full(n, np.inf), a, la)
+    r_kal.sph_gate(x, P, z, R, np.full(n, np.inf), b, lb)
     np.testing.assert_allclose(a, b, rtol=1e-8)
     np.testing.assert_allclose(la, lb, rtol=1e-8, atol=1e-8)
+    if n:                                  # with a gate: the same pairs survive, same values
+        g = np.full(n, np.nanmedian(np.where(np.isfinite(a), a, np.nan)) if np.isfinite(a).any()
+                    else 1.0)
+        c_kal.sph_gate(x, P, z, R, g, a, la)
+        r_kal.sph_gate(x, P, z, R, g, b, lb)
+        np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+        np.testing.assert_allclose(a, b, rtol=1e-8)
+        assert np.all(a[np.isfinite(a)] <= g[0])
     if n > 2:
         assert np.all(np.isinf(a[:, 0]))
 

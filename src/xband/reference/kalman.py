@@ -251,11 +251,12 @@ def ukf_update_sph(x, P, idx, z, R, alpha, beta, kappa, nis, loglik, status):
         status[k] = UPDATED
 
 
-def sph_gate(x, P, z, R, out, loglik):
+def sph_gate(x, P, z, R, gate, out, loglik):
     """out (n_tracks, n_dets) ← NIS of every track/detection pair (the squared Mahalanobis
-    distance used for χ² gating), over each detection's usable components; loglik ← the
-    pair's log N(y; 0, S) (JPDA's ℓ). A pair whose S is not positive definite, or a
-    detection with no usable component, gets NIS +inf and loglik −inf."""
+    distance used for χ² gating) over each detection's usable components, where it is
+    within detection k's ``gate[k]``; +inf beyond the gate, where S is not positive
+    definite or the detection has no usable component. loglik ← the gated pair's
+    log N(y; 0, S) (JPDA's ℓ), −inf elsewhere."""
     for k in range(z.shape[0]):
         sel = _select(z[k], R[k])
         for i in range(x.shape[0]):
@@ -271,6 +272,8 @@ def sph_gate(x, P, z, R, out, loglik):
                 L = np.linalg.cholesky(S)
             except np.linalg.LinAlgError:
                 continue
-            out[i, k] = ys @ np.linalg.solve(S, ys)
-            loglik[i, k] = -0.5 * (out[i, k] + 2.0 * np.sum(np.log(np.diag(L)))
-                                   + sel.size * LOG_2PI)
+            nis = ys @ np.linalg.solve(S, ys)
+            if nis > gate[k]:
+                continue
+            out[i, k] = nis
+            loglik[i, k] = -0.5 * (nis + 2.0 * np.sum(np.log(np.diag(L))) + sel.size * LOG_2PI)

@@ -93,14 +93,17 @@ def update_spherical(x, P, idx, z, R, method: str = "ekf", ukf_params=UKF_PARAMS
     return nis, loglik, status
 
 
-def gate_spherical(x, P, z, R, with_loglik: bool = False):
-    """NIS (n_tracks, n_dets) of every track/detection pair (+inf where unusable); with
-    ``with_loglik`` also the pairs' measurement log-likelihoods (−inf where unusable)."""
+def gate_spherical(x, P, z, R, gate=None, with_loglik: bool = False):
+    """NIS (n_tracks, n_dets) of every track/detection pair within the detections' gates
+    ``gate`` (scalar or (n_dets,); default: no gate), +inf beyond or where unusable; with
+    ``with_loglik`` also the gated pairs' log-likelihoods (−inf elsewhere)."""
     n, _ = _state(x, P)
     z = np.ascontiguousarray(z, np.float64)
     k = z.shape[0] if z.ndim == 2 else -1
     z = _mat("z", z, (k, 4))
     R = _mat("R", R, (k, 4, 4))
+    g = np.ascontiguousarray(np.broadcast_to(np.inf if gate is None else gate, (k,)),
+                             np.float64)
     out, ll = np.empty((n, k)), np.empty((n, k))
-    _kernels.get("kalman").sph_gate(x, P, z, R, out, ll)
+    _kernels.get("kalman").sph_gate(x, P, z, R, g, out, ll)
     return (out, ll) if with_loglik else out

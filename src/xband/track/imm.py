@@ -99,11 +99,12 @@ class _Bank:
             sts.append(st)
         return np.array(lls).reshape(len(self.models), -1), np.array(sts).reshape(len(self.models), -1)
 
-    def gate_spherical(self, z, R, with_loglik: bool = False):
-        """NIS (n, k) of every track/detection pair on the combined estimate (and their
-        log-likelihoods with ``with_loglik``)."""
+    def gate_spherical(self, z, R, gate=None, with_loglik: bool = False):
+        """NIS (n, k) of every track/detection pair within ``gate`` on the combined
+        position/velocity estimate (and their log-likelihoods with ``with_loglik``)."""
         x, P, _ = self.estimate()
-        return filters.gate_spherical(np.ascontiguousarray(x), np.ascontiguousarray(P), z, R,
+        return filters.gate_spherical(np.ascontiguousarray(x[:, :6]),
+                                      np.ascontiguousarray(P[:, :6, :6]), z, R, gate,
                                       with_loglik)
 
     def _mixture_models(self, trk, det, beta, beta0, z, R):

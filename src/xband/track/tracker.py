@@ -136,9 +136,9 @@ class Tracker:
         assigned_det = np.zeros(k, bool)
         hit = np.zeros(n, bool)
         if n and k:
-            nis, ll = self.bank.gate_spherical(z, R, with_loglik=True)
             dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
             gate = self._gates[dof]
+            nis, ll = self.bank.gate_spherical(z, R, gate, with_loglik=True)
             inside = nis <= gate[None, :]
             if cfg.association == "jpda":
                 self._jpda(inside, ll, z, R)
