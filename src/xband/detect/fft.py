@@ -1,0 +1,69 @@
+"""The chain's FFTs: pyFFTW plans when pyFFTW is installed (≈1.7× faster than scipy's
+pocketfft on this machine for the CPI's complex64 FFTs, measured by benches/bench_detect.py),
+otherwise ``scipy.fft``. One thread per CPI (``workers=1`` / ``threads=1``); plans are
+built once per shape and axis (FFTW_MEASURE) and reused, so their buffers are the chain's
+only cube-sized arrays.
+
+``XBAND_FFT=scipy`` forces scipy.fft (e.g. to compare).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import scipy.fft as sfft
+
+try:                                             # optional: the "fast" extra
+    import pyfftw
+except ImportError:                              # pragma: no cover - depends on the env
+    pyfftw = None
+
+
+def backend() -> str:
+    if pyfftw is not None and os.environ.get("XBAND_FFT", "").lower() != "scipy":
+        return "pyfftw"
+    return "scipy"
+
+
+class FFTPlan:
+    """y = FFT/IFFT of a (rows, cols) complex64 array along ``axis`` with length ``n``
+    (zero padding when n exceeds the input length along axis 0).
+
+    ``__call__(x)`` returns a view of the plan's own output buffer: the caller must use it
+    (or copy it) before the plan runs again."""
+
+    def __init__(self, shape, axis: int, inverse: bool = False, n: int | None = None,
+                 inp: np.ndarray | None = None):
+        self.shape, self.axis, self.inverse = tuple(shape), axis, inverse
+        self.n = n or shape[axis]
+        self.kind = backend()
+        if self.kind == "pyfftw":
+            out_shape = list(shape)
+            out_shape[axis] = self.n
+            self.inp = inp if inp is not None else pyfftw.empty_aligned(tuple(out_shape),
+                                                                        "complex64")
+            self.out = pyfftw.empty_aligned(tuple(out_shape), "complex64")
+            self.plan = pyfftw.FFTW(self.inp, self.out, axes=(axis,),
+                                    direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
+                                    flags=("FFTW_MEASURE",), threads=1)
+            self.scale = np.float32(1.0 / self.n) if inverse else None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "scipy":
+            f = sfft.ifft if self.inverse else sfft.fft
+            return f(x, n=self.n, axis=self.axis, workers=1)
+        if x.shape != self.inp.shape:           # zero-pad along axis 0
+            self.inp[: x.shape[0]] = x
+            self.inp[x.shape[0]:] = 0
+            x = self.inp
+        # FFTW reads x in place when its alignment matches the plan's (else pyFFTW copies
+        # it into the plan's input array); chained plans pass the shared buffer itself
+        return self.plan(x, normalise_idft=True)
+
+    def input_buffer(self) -> np.ndarray | None:
+        """The plan's input array (write into it directly to save a copy), or None."""
+        return self.inp if self.kind == "pyfftw" else None
+
+    def execute(self) -> np.ndarray:
+        """Run on what was written into ``input_buffer()``."""
+        return self.plan(self.inp, normalise_idft=True)

@@ -1,0 +1,42 @@
+"""Fused per-sample passes of the detection chain (numpy twin of ext/pulse.pyx).
+
+* ``spectrum_weight(X, H, w, out)``: out[p, j] = X[p, k(j)] · H[j] · w[p] — the matched
+  filter (H = conj(FFT(h)) on the kept bins) and the Doppler window with its fftshift sign
+  (w) in one pass over the range spectra of the CPI (complex64), keeping only the
+  Nd = out.shape[1] lowest frequencies: k(j) = j for j < Nd/2, j + Ns − Nd otherwise (the
+  band of the compressed signal; Nd = Ns keeps all, and ``out`` may then be ``X``).
+* ``square_law(X, out)``: out[d, r] = |X[d, r]|² (float32), the square-law detector.
+* ``gate_dft(x, hc, taps, wts, gates, bins, n_bins, out)``: the compressed, MTI-filtered,
+  windowed Doppler value of one channel at selected cells only, for monopulse:
+      y[p]   = Σ_l x[p, (g + l) mod Ns] · hc[l]                      (hc = conj(h))
+      y'[j]  = Σ_i taps[i] · y[j + T − 1 − i],  j = 0 … P − T       (T = len(taps))
+      out[i] = Σ_j wts[j] · y'[j] · exp(−j 2π b j / n_bins)
+  for each (g, b) = (gates[i], bins[i]); O(P·L) per cell instead of the whole cube.
+"""
+import numpy as np
+
+
+def spectrum_weight(X, H, w, out):
+    Ns, Nd = X.shape[1], out.shape[1]
+    k = np.arange(Nd)
+    k = np.where(k < Nd // 2, k, k + Ns - Nd)
+    out[...] = (X[:, k] * (w[:, None] * H[None, :])).astype(out.dtype)
+
+
+def square_law(X, out):
+    out[...] = (X.real.astype(np.float64) ** 2 + X.imag.astype(np.float64) ** 2).astype(np.float32)
+
+
+def gate_dft(x, hc, taps, wts, gates, bins, n_bins, out):
+    P, Ns = x.shape
+    L = hc.shape[0]
+    T = taps.shape[0]
+    for i in range(gates.shape[0]):
+        cols = (gates[i] + np.arange(L)) % Ns
+        y = x[:, cols].astype(np.complex128) @ hc                 # (P,)
+        n = P - T + 1
+        ym = np.zeros(n, np.complex128)
+        for t in range(T):
+            ym += taps[t] * y[T - 1 - t:T - 1 - t + n]
+        j = np.arange(n)
+        out[i] = np.sum(wts[:n] * ym * np.exp(-2j * np.pi * bins[i] * j / n_bins))
