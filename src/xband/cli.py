@@ -143,7 +143,10 @@ def _run(sc, args, argv) -> int:
           f"kernels: {result.backend}")
     flt = (f"IMM({'/'.join(m.upper() for m in sc.tracker.imm_models)})"
            if sc.tracker.filter == "imm" else "CV EKF")
-    print(f"  chain     : truth+noise measurements → {flt}/GNN tracker → {sc.guidance.law.upper()} "
+    radar = ("I/Q CPI → detection chain" if sc.radar.model == "iq"
+             else "truth+noise measurements")
+    print(f"  chain     : {radar} → {flt}/{sc.tracker.association.upper()} tracker → "
+          f"{sc.guidance.law.upper()} "
           f"N′={sc.guidance.nav_ratio:g} on {sc.guidance.on} → interceptor "
           f"(τ={sc.interceptor.time_constant_s:g} s, |a|≤{sc.interceptor.accel_limit_mps2:g} m/s²)")
     print(f"  result    : {result.status}; miss distance {result.miss_distance_m:.3f} m "

@@ -48,6 +48,17 @@ class Rates:
 
 @dataclass(frozen=True)
 class Radar:
+    model: str = _f("iq", kind=str, choices=("iq", "truth"),
+                    doc="iq: synthesise each CPI and run the detection chain; truth: "
+                        "truth plus the sigma_* noise, p_detection and false alarms below")
+    cpi: str = _f("demo", kind=str, choices=("demo", "small", "full"),
+                  doc="iq CPI size: 3×32×1024, 3×64×2048 or 3×128×4096")
+    velocity_gate: str = _f("slaved", kind=str, choices=("slaved", "fixed"),
+                            doc="iq: range-rate window centred on the engaged target each "
+                                "CPI, or fixed at v_min_mps")
+    v_min_mps: float = _f(-300.0, -1e4, 1e4,
+                          doc="iq, fixed gate: lower edge of the range-rate window (m/s)")
+    swerling: int = _f(0, 0, 4, kind=int, doc="iq: target fluctuation model")
     sigma_range_m: float = _f(5.0, 0.0, 1e4, lo_open=True)
     sigma_azimuth_rad: float = _f(1e-3, 0.0, 1.0, lo_open=True)
     sigma_elevation_rad: float = _f(1e-3, 0.0, 1.0, lo_open=True)

@@ -69,6 +69,21 @@ class RunResult:
                 "stages": self.stages, **self.summary}
 
 
+def make_sensor(radar):
+    """The scan sensor of a ``[radar]`` table: the I/Q chain (``model = "iq"``, an
+    xband.radar.sensor.IQSensor) or truth plus noise (``"truth"``, MeasurementModel)."""
+    if radar.model == "truth":
+        return MeasurementModel(radar)
+    from .detect.chain import DetectConfig
+    from .radar.params import RadarParams
+    from .radar.sensor import IQSensor
+
+    params = {"demo": RadarParams.demo, "small": RadarParams.small,
+              "full": RadarParams}[radar.cpi]()
+    return IQSensor(params, DetectConfig(v_min_mps=radar.v_min_mps), pointing="first",
+                    swerling=radar.swerling, velocity_gate=radar.velocity_gate)
+
+
 @dataclass(frozen=True)
 class Clock:
     """The integer event clock of a scenario: plant step ``dt``, scan every ``step_r``
@@ -155,7 +170,7 @@ class Engagement:
         self.plant = Plant(_initial_interceptor(sc),
                            np.concatenate([tr.p[ti], tr.v[ti], tr.a[ti]]),
                            sc.interceptor.time_constant_s)
-        self.sensor = MeasurementModel(sc.radar)
+        self.sensor = make_sensor(sc.radar)
         self.k = 0
         self.k_end = self.clock.k_end
         self.status = "timeout"
@@ -193,7 +208,11 @@ class Engagement:
         tr, ti = self.truth, self.ti
         tr.p[ti], tr.v[ti] = self.plant.tg[0, 0:3], self.plant.tg[0, 3:6]
         with self.timer("measure"):
-            return self.sensor.measure(self.t, tr.p, tr.v, tr.rcs, self.rng)
+            if isinstance(self.sensor, MeasurementModel):
+                return self.sensor.measure(self.t, tr.p, tr.v, tr.rcs, self.rng)
+            # the I/Q sensor points its beam at the first target: the engaged one
+            order = np.r_[ti, np.delete(np.arange(len(tr.p)), ti)]
+            return self.sensor.scan(self.t, tr.p[order], tr.v[order], tr.rcs[order], self.rng)
 
     def state(self) -> PlantState:
         """Truth of body 0 (the interceptor) and body 1 (the engaged target) now."""
