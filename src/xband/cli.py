@@ -188,6 +188,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("xband: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:              # e.g. `xband demo | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
