@@ -93,7 +93,8 @@ class Interceptor:
 
 @dataclass(frozen=True)
 class Guidance:
-    law: str = _f("tpn", kind=str, choices=("pn", "tpn"), doc="pure (pn) or true (tpn) PN")
+    law: str = _f("tpn", kind=str, choices=("pp", "pn", "tpn", "apn", "ogl"),
+                  doc="pure pursuit, pure PN, true PN, augmented PN, optimal (lag-compensating)")
     nav_ratio: float = _f(4.0, 0.0, 20.0, lo_open=True, doc="effective navigation ratio N′")
     on: str = _f("track", kind=str, choices=("truth", "noisy", "track"),
                  doc="what guidance sees: truth, truth plus radar noise, or the tracker")

@@ -22,11 +22,12 @@ same code:
   history, the recording and the summary.
 
 What guidance sees (``[guidance] on``):
-* ``truth`` — the designated target's true position and velocity;
+* ``truth`` — the designated target's true position, velocity and acceleration;
 * ``noisy`` — the latest radar measurement of it converted to Cartesian position, with the
   true velocity plus N(0, σ_ṙ²) per axis, extrapolated at constant velocity between scans;
 * ``track`` — the designated confirmed track, extrapolated at constant velocity between
-  scans. The designation is made once a track is confirmed: the confirmed track nearest
+  scans, with the track's acceleration estimate (IMM with a CA model) for apn and ogl.
+  The designation is made once a track is confirmed: the confirmed track nearest
   the designated target (an operator's cue); it is repeated if that track is deleted.
 Until guidance has an estimate the interceptor coasts (zero command).
 
@@ -268,7 +269,7 @@ class Host:
         self.hist = {k: [] for k in ("t", "m_pos", "t_pos", "a_cmd", "a_ach", "range",
                                      "saturated")}
         self.scans = {"t": [], "tracks": [], "dets": []}
-        self.estimate = None     # (t, pos, vel) of the designated target as guidance sees it
+        self.estimate = None     # (t, pos, vel, acc) of the designated target, as guidance sees it
         self.designated = None
         self.n_designations = 0
         self.a_cmd = np.zeros((1, 3))
@@ -292,7 +293,9 @@ class Host:
                     self.n_designations += 1
             if self.designated is not None:
                 row = conf.x[np.flatnonzero(conf.id == self.designated)[0]]
-                self.estimate = (t, row[0:3].copy(), row[3:6].copy())
+                # the acceleration estimate, where the filter has one (IMM with CA)
+                acc = row[6:9].copy() if row.shape[0] >= 9 else np.zeros(3)
+                self.estimate = (t, row[0:3].copy(), row[3:6].copy(), acc)
         elif g.on == "noisy":
             ti = self.sc.interceptor.target
             z = self.sensor.measure(t, tg_pos[None, :], tg_vel[None, :],
@@ -302,7 +305,7 @@ class Host:
                 j = int(np.argmin(np.abs(z.range - np.linalg.norm(tg_pos))))
                 pos = cart_of(z.z[j])[0, 0:3]
                 vel = tg_vel + self.rng.standard_normal(3) * self.sc.radar.sigma_range_rate_mps
-                self.estimate = (t, pos, vel)
+                self.estimate = (t, pos, vel, np.zeros(3))
         self.scans["t"].append(t)
         self.scans["tracks"].append(conf)
         self.scans["dets"].append(dets)
@@ -326,14 +329,16 @@ class Host:
         m = np.concatenate([state.pos[i0], state.vel[i0], state.acc[i0]])
         tg = np.concatenate([state.pos[i1], state.vel[i1], state.acc[i1]])
         if g.on == "truth":
-            self.estimate = (t, tg[0:3].copy(), tg[3:6].copy())
+            self.estimate = (t, tg[0:3].copy(), tg[3:6].copy(), tg[6:9].copy())
         with timer("guide"):
             if self.estimate is not None:
-                te, pe, ve = self.estimate
+                te, pe, ve, ae = self.estimate
                 pe = pe + ve * (t - te)
                 a_cmd, t_go, sat = laws.command(pe - m[0:3], ve - m[3:6], m[3:6],
                                                 g.law, g.nav_ratio,
-                                                self.sc.interceptor.accel_limit_mps2)
+                                                self.sc.interceptor.accel_limit_mps2,
+                                                t_acc=ae[None], m_acc=m[6:9][None],
+                                                tau=self.sc.interceptor.time_constant_s)
             else:
                 a_cmd, t_go, sat = np.zeros((1, 3)), np.array([np.nan]), np.zeros(1, bool)
         cmd = Commands(t=[t], a_cmd=a_cmd, t_go=t_go, saturated=sat)
