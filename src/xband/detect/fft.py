@@ -1,9 +1,12 @@
 """The chain's FFTs: pyFFTW plans when pyFFTW is installed (≈1.7× faster than scipy's
 pocketfft on this machine for the CPI's complex64 FFTs, measured by benches/bench_detect.py),
 otherwise ``scipy.fft``. One thread per CPI (``workers=1`` / ``threads=1``); plans are
-built once per shape and axis (FFTW_MEASURE) and reused, so their buffers are the chain's
-only cube-sized arrays.
+built once per shape and axis and reused, so their buffers are the chain's only cube-sized
+arrays.
 
+Plans use FFTW_ESTIMATE by default: FFTW_MEASURE times candidate algorithms at planning,
+so two processes may pick different ones and round differently — a run would no longer be
+bit-reproducible from its seed. ``XBAND_FFTW_PLANNER=measure`` trades that for speed.
 ``XBAND_FFT=scipy`` forces scipy.fft (e.g. to compare).
 """
 from __future__ import annotations
@@ -23,6 +26,11 @@ def backend() -> str:
     if pyfftw is not None and os.environ.get("XBAND_FFT", "").lower() != "scipy":
         return "pyfftw"
     return "scipy"
+
+
+def _planner() -> str:
+    mode = os.environ.get("XBAND_FFTW_PLANNER", "estimate").strip().lower()
+    return "FFTW_MEASURE" if mode == "measure" else "FFTW_ESTIMATE"
 
 
 class FFTPlan:
@@ -45,7 +53,7 @@ class FFTPlan:
             self.out = pyfftw.empty_aligned(tuple(out_shape), "complex64")
             self.plan = pyfftw.FFTW(self.inp, self.out, axes=(axis,),
                                     direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
-                                    flags=("FFTW_MEASURE",), threads=1)
+                                    flags=(_planner(),), threads=1)
             self.scale = np.float32(1.0 / self.n) if inverse else None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
