@@ -1,23 +1,11 @@
 # cython: language_level=3
 """Point-mass engagement plant over a batch of runs. Twin: xband/reference/engage.py
 (dynamics, integration and the closest-approach interpolation are documented there)."""
+from _cpa cimport hermite
 from libc.math cimport sqrt
 
 cdef enum:
     BISECTIONS = 60
-
-
-cdef inline void _hermite(double tau, double h, const double* r0, const double* v0,
-                          const double* r1, const double* v1, double* p, double* dp) noexcept nogil:
-    cdef double t2 = tau * tau, t3 = tau * tau * tau
-    cdef double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + tau
-    cdef double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2
-    cdef double d00 = 6 * t2 - 6 * tau, d10 = 3 * t2 - 4 * tau + 1
-    cdef double d01 = -6 * t2 + 6 * tau, d11 = 3 * t2 - 2 * tau
-    cdef int j
-    for j in range(3):
-        p[j] = h00 * r0[j] + (h10 * h) * v0[j] + h01 * r1[j] + (h11 * h) * v1[j]
-        dp[j] = (d00 * r0[j] + (d10 * h) * v0[j] + d01 * r1[j] + (d11 * h) * v1[j]) / h
 
 
 cdef inline void _rk4_lag(double* m, const double* ac, double tau, double h) noexcept nogil:
@@ -79,13 +67,13 @@ cdef void _propagate(double[:, ::1] m, double[:, ::1] tg, const double[:, ::1] a
                 lo = 0.0; hi = 1.0
                 for it in range(BISECTIONS):
                     mid = 0.5 * (lo + hi)
-                    _hermite(mid, dt, r0, v0, r1, v1, p, dp)
+                    hermite(mid, dt, r0, v0, r1, v1, p, dp)
                     if p[0] * dp[0] + p[1] * dp[1] + p[2] * dp[2] < 0.0:
                         lo = mid
                     else:
                         hi = mid
                 mid = 0.5 * (lo + hi)
-                _hermite(mid, dt, r0, v0, r1, v1, p, dp)
+                hermite(mid, dt, r0, v0, r1, v1, p, dp)
                 cpa[i, 0] = t0 + s * dt + mid * dt
                 cpa[i, 1] = sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2])
                 done[i] = 1

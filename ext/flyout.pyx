@@ -9,6 +9,7 @@ runs with unit stride and the compiler vectorises them (PN/TPN/APN guidance and 
 first-order-lag step are branch-free; other laws and lag orders take a generic path).
 A run that ends in a call is frozen by an arithmetic blend e·new + (1 − e)·old, e ∈ {0, 1},
 which is exact for finite states (a conditional store would stop the vectoriser)."""
+from _cpa cimport hermite
 from libc.math cimport sqrt, sin
 
 cdef extern from *:
@@ -53,19 +54,6 @@ cdef enum:
     R_NS = 58
     R_AM = 59
     NW = 60
-
-
-cdef inline void _hermite(double tau, double h, const double* r0, const double* v0,
-                          const double* r1, const double* v1, double* p, double* dp) noexcept nogil:
-    cdef double t2 = tau * tau, t3 = tau * tau * tau
-    cdef double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + tau
-    cdef double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2
-    cdef double d00 = 6 * t2 - 6 * tau, d10 = 3 * t2 - 4 * tau + 1
-    cdef double d01 = -6 * t2 + 6 * tau, d11 = 3 * t2 - 2 * tau
-    cdef int j
-    for j in range(3):
-        p[j] = h00 * r0[j] + (h10 * h) * v0[j] + h01 * r1[j] + (h11 * h) * v1[j]
-        dp[j] = (d00 * r0[j] + (d10 * h) * v0[j] + d01 * r1[j] + (d11 * h) * v1[j]) / h
 
 
 cdef inline double _man(int kind, double t, double ts, double w, double ph,
@@ -403,13 +391,13 @@ cdef void _fly(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC,
                     lo = 0.0; hi = 1.0
                     for it in range(BISECTIONS):
                         mid = 0.5 * (lo + hi)
-                        _hermite(mid, h, pr0, pv0, pr1, pv1, pp, dpp)
+                        hermite(mid, h, pr0, pv0, pr1, pv1, pp, dpp)
                         if pp[0] * dpp[0] + pp[1] * dpp[1] + pp[2] * dpp[2] < 0.0:
                             lo = mid
                         else:
                             hi = mid
                     mid = 0.5 * (lo + hi)
-                    _hermite(mid, h, pr0, pv0, pr1, pv1, pp, dpp)
+                    hermite(mid, h, pr0, pv0, pr1, pv1, pp, dpp)
                     t_cpa[b0 + i] = t + mid * h
                     miss[b0 + i] = sqrt(pp[0] * pp[0] + pp[1] * pp[1] + pp[2] * pp[2])
                     status[b0 + i] = 1
