@@ -40,13 +40,13 @@ def test_ekf_update_sph(benchmark, impl, rng, n):
     z += rng.normal(size=(n, 4)) * [5, 1e-3, 1e-3, 1]
     R = np.tile(np.diag([25.0, 1e-6, 1e-6, 1.0]), (n, 1, 1))
     idx = np.arange(n, dtype=np.int64)
-    nis, st = np.empty(n), np.empty(n, np.int8)
+    nis, ll, st = np.empty(n), np.empty(n), np.empty(n, np.int8)
     x0, P0 = x.copy(), P.copy()
 
     def run():
         x[:] = x0
         P[:] = P0
-        k.ekf_update_sph(x, P, idx, z, R, nis, st)
+        k.ekf_update_sph(x, P, idx, z, R, nis, ll, st)
 
     benchmark.group = f"ekf_update_sph n={n}"
     benchmark.extra_info.update(n=n, backend=kind)
