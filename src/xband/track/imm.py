@@ -82,12 +82,14 @@ class _Bank:
             self.xs[j] = np.ascontiguousarray(np.concatenate([self.xs[j], x]))
             self.Ps[j] = np.ascontiguousarray(np.concatenate([self.Ps[j], P]))
         self._added(x6.shape[0])
+        self._est = None
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the tracks where ``mask`` is False."""
         self.xs = [np.ascontiguousarray(x[mask]) for x in self.xs]
         self.Ps = [np.ascontiguousarray(P[mask]) for P in self.Ps]
         self._kept(mask)
+        self._est = None
 
     def _update_models(self, idx, z, R):
         """Update every model's rows idx; returns loglik (r, k) and status (r, k)."""
@@ -237,7 +239,7 @@ class IMM(_Bank):
             P[:, own[:, None], own[None, :]] = self.Ps[j][:, own[:, None], own[None, :]]
         return x, P
 
-    def predict(self, dt: float) -> None:
+    def _predict(self, dt: float) -> None:
         """Mix (interaction), then predict every model over dt."""
         if not self.n:
             return
@@ -272,7 +274,7 @@ class IMM(_Bank):
         mu = np.exp(logw)
         self.mu[rows] = mu / mu.sum(axis=1, keepdims=True)
 
-    def update_spherical(self, idx, z, R) -> np.ndarray:
+    def _update_spherical(self, idx, z, R) -> np.ndarray:
         """Update tracks idx with spherical z (k, 4), R (k, 4, 4) in every model and the
         mode probabilities; returns status (k,) (0 when every model updated)."""
         idx = np.ascontiguousarray(idx, np.int64)
@@ -280,7 +282,7 @@ class IMM(_Bank):
         self._mode_update(idx, ll, st)
         return st.max(axis=0)
 
-    def update_jpda(self, trk, det, beta, beta0, z, R, p_d, p_g, clutter_density) -> None:
+    def _update_jpda(self, trk, det, beta, beta0, z, R, p_d, p_g, clutter_density) -> None:
         """IMM-JPDA update: every model by mixture reduction (see ``_mixture_models``), and
         the mode probabilities by the PDA mode likelihood (Bar-Shalom, Li & Kirubarajan
         2001, §11.7.4 for the IMM-PDAF): Λ_j = 1 − P_D P_G + (P_D/λ) Σ_h ℓ_{j,h}, the sum
@@ -300,7 +302,7 @@ class IMM(_Bank):
         mu = np.exp(logw)
         self.mu[tracks] = mu / mu.sum(axis=1, keepdims=True)
 
-    def update_linear(self, z, H6, R) -> np.ndarray:
+    def _update_linear(self, z, H6, R) -> np.ndarray:
         """Update every track with a linear measurement z (n, m) = H6 x[:6] + noise, R (n, m,
         m) or (m, m), H6 (m, 6) acting on position/velocity; returns status (n,)."""
         H6 = np.asarray(H6, np.float64)
@@ -317,8 +319,17 @@ class IMM(_Bank):
         self._mode_update(np.arange(self.n), ll, st)
         return st.max(axis=0)
 
+    def _changed(self):
+        self._est = None
+
     def estimate(self):
-        """Combined (x (n, D), P (n, D, D), μ (n, r)) in the union space of the models."""
+        """Combined (x (n, D), P (n, D, D), μ (n, r)) in the union space of the models
+        (computed once per change of the bank's state; treat the arrays as read-only)."""
+        if getattr(self, "_est", None) is None:
+            self._est = self._combine()
+        return self._est
+
+    def _combine(self):
         n, D = self.n, self.dim
         x = np.zeros((n, D))
         emb = []
@@ -335,3 +346,20 @@ class IMM(_Bank):
             d = xe - x
             P += self.mu[:, j, None, None] * (Pe + d[:, :, None] * d[:, None, :])
         return x, 0.5 * (P + np.swapaxes(P, 1, 2)), self.mu.copy()
+
+    # every method that changes the state drops the cached estimate
+    def predict(self, dt: float) -> None:
+        self._changed()
+        self._predict(dt)
+
+    def update_spherical(self, idx, z, R) -> np.ndarray:
+        self._changed()
+        return self._update_spherical(idx, z, R)
+
+    def update_linear(self, z, H6, R) -> np.ndarray:
+        self._changed()
+        return self._update_linear(z, H6, R)
+
+    def update_jpda(self, *args) -> None:
+        self._changed()
+        self._update_jpda(*args)

@@ -31,6 +31,7 @@ FilterPy's ``Q_discrete_white_noise`` is the *discrete* white-noise form (dt⁴/
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.linalg import expm
@@ -93,6 +94,21 @@ def singer_matrices(dt: float, sigma_a: float, tau_m: float) -> tuple[np.ndarray
     return _kron3(Phi), _kron3(Qa)
 
 
+@lru_cache(maxsize=256)
+def _linear_cached(spec: "ModelSpec", dt: float):
+    if spec.kind == "cv":
+        F, Q = cv_matrices(dt, spec.q)
+    elif spec.kind == "ca":
+        F, Q = ca_matrices(dt, spec.q)
+    elif spec.kind == "singer":
+        F, Q = singer_matrices(dt, spec.sigma_a, spec.tau_m)
+    else:
+        return None
+    F.flags.writeable = False
+    Q.flags.writeable = False
+    return F, Q
+
+
 def ct_noise(dt: float, q: float, q_omega: float) -> np.ndarray:
     """Q (7, 7) of the coordinated-turn model (CV-form noise on x y z, ω a random walk)."""
     Q = np.zeros((7, 7))
@@ -143,14 +159,10 @@ class ModelSpec:
                 "ct": np.r_[np.arange(6), 9]}[self.kind]
 
     def linear(self, dt: float):
-        """(F, Q) for the linear models; None for CT (nonlinear)."""
-        if self.kind == "cv":
-            return cv_matrices(dt, self.q)
-        if self.kind == "ca":
-            return ca_matrices(dt, self.q)
-        if self.kind == "singer":
-            return singer_matrices(dt, self.sigma_a, self.tau_m)
-        return None
+        """(F, Q) for the linear models; None for CT (nonlinear). Cached per (model, dt):
+        a tracker asks for the same scan interval again and again. The arrays are shared;
+        callers must not modify them."""
+        return _linear_cached(self, float(dt))
 
     def predict(self, x: np.ndarray, P: np.ndarray, dt: float) -> None:
         """Predict the batch x (n, dim), P (n, dim, dim) in place over dt."""
