@@ -78,6 +78,14 @@ class Target:
                                    doc="constant acceleration from maneuver_start_s on")
     maneuver_start_s: float = _f(0.0, 0.0, 3600.0)
     rcs_m2: float = _f(1.0, 0.0, 1e6, lo_open=True)
+    trajectory: str = _f("", kind=str,
+                         doc="truth CSV (t,target_id,x,y,z,vx,vy,vz; e.g. from `xband import "
+                             "adsb`) the target follows instead of position/velocity/maneuver;"
+                             " relative to the scenario file")
+    trajectory_id: int = _f(0, 0, 2**62, kind=int,
+                            doc="target_id in the trajectory file (0: its first id)")
+    max_gap_s: float = _f(20.0, 0.0, 1e6, lo_open=True,
+                          doc="no interpolation across trajectory gaps longer than this")
 
 
 @dataclass(frozen=True)
@@ -238,6 +246,16 @@ def _cross_checks(sc: Scenario, src: str) -> None:
                           f"only {len(sc.targets)} [[targets]] defined")
 
 
+def _resolve_trajectory(t: "Target", source: str) -> "Target":
+    """A relative trajectory path is taken relative to the scenario file's folder."""
+    from dataclasses import replace
+
+    if not t.trajectory or Path(t.trajectory).is_absolute():
+        return t
+    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    return replace(t, trajectory=str(base / t.trajectory))
+
+
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario TOML ``text``; ``source`` names it in errors."""
     try:
@@ -254,7 +272,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     targets = doc.get("targets", [{}])
     if not isinstance(targets, list) or not targets:
         raise ConfigError(f"{source}: [[targets]]: expected at least one [[targets]] table")
-    kw["targets"] = tuple(_build(Target, t, source, f"[[targets]] #{i}")
+    kw["targets"] = tuple(_resolve_trajectory(_build(Target, t, source, f"[[targets]] #{i}"),
+                                              source)
                           for i, t in enumerate(targets))
     sc = Scenario(**kw, source=source, text=text)
     _cross_checks(sc, source)

@@ -33,7 +33,8 @@ Until guidance has an estimate the interceptor coasts (zero command).
 
 The radar observes the targets (not the cooperative interceptor). End status:
 ``intercept`` (closest approach passed), ``timeout`` (duration reached first),
-``receding`` (the geometry never closes).
+``receding`` (the geometry never closes), ``target_lost`` (the engaged target's recorded
+trajectory ended or has a gap).
 """
 from __future__ import annotations
 
@@ -125,24 +126,53 @@ def rngs(sc: Scenario) -> tuple[np.random.Generator, np.random.Generator]:
 
 
 class _TargetTruth:
-    """Exact constant-acceleration kinematics of every target. The engaged target's truth
-    is taken from the plant (which integrates it exactly too) at every scan."""
+    """Exact constant-acceleration kinematics of every target, or its recorded trajectory
+    (``[[targets]] trajectory``: Hermite interpolation of a truth CSV, NaN — unseen —
+    outside its coverage and across its gaps). The engaged target's truth is taken from
+    the plant at every scan."""
 
     def __init__(self, sc: Scenario):
+        self.traj = {i: _trajectory(i, t) for i, t in enumerate(sc.targets) if t.trajectory}
         self.p = np.array([t.position_m for t in sc.targets], float)
         self.v = np.array([t.velocity_mps for t in sc.targets], float)
+        for i, tj in self.traj.items():
+            self.p[i], self.v[i] = tj.position_velocity(0.0)
         self.a = np.zeros_like(self.p)
         self.rcs = np.array([t.rcs_m2 for t in sc.targets], float)
 
-    def advance(self, h: float, nsteps: int) -> None:
+    def advance(self, h: float, nsteps: int, t_new: float) -> None:
         T = h * nsteps                     # exact for constant acceleration
         self.p = self.p + T * self.v + 0.5 * T * T * self.a
         self.v = self.v + T * self.a
+        for i, tj in self.traj.items():
+            self.p[i], self.v[i] = tj.position_velocity(t_new)
 
 
-def _initial_interceptor(sc: Scenario) -> np.ndarray:
+def _trajectory(i: int, tgt):
+    """The Trajectory of target i, checked to cover t = 0."""
+    from .errors import ConfigError, InputError
+    from .io.adsb import Trajectory, read_truth
+
+    try:
+        table = read_truth(tgt.trajectory)
+        tid = tgt.trajectory_id or (table.ids()[0] if len(table) else 0)
+        tj = Trajectory.from_truth(table, tid, max_gap_s=tgt.max_gap_s)
+    except (InputError, OSError) as exc:
+        raise ConfigError(f"[[targets]] #{i} trajectory: {exc}") from None
+    if not np.all(np.isfinite(tj.position_velocity(0.0)[0])):
+        raise ConfigError(f"[[targets]] #{i} trajectory: {tgt.trajectory} (target_id {tid}) "
+                          f"does not cover t = 0 (it spans {tj.t0:g} … {tj.t1:g} s)")
+    return tj
+
+
+def _initial_interceptor(sc: Scenario, p_t=None, v_t=None) -> np.ndarray:
+    """The interceptor's launch state: on the collision course with the engaged target
+    (at p_t, v_t if given, else the scenario's initial state), turned by the heading
+    error."""
     ic, tgt = sc.interceptor, sc.targets[sc.interceptor.target]
-    u = collision_course(ic.position_m, tgt.position_m, tgt.velocity_mps, ic.speed_mps)
+    p_t = tgt.position_m if p_t is None else p_t
+    v_t = tgt.velocity_mps if v_t is None else v_t
+    u = collision_course(ic.position_m, p_t, v_t, ic.speed_mps)
     u = rotate_about_z(u, ic.heading_error_rad)
     return np.concatenate([ic.position_m, ic.speed_mps * u, np.zeros(3)])
 
@@ -168,7 +198,7 @@ class Engagement:
                 self.man_steps.setdefault(int(round(t.maneuver_start_s * sc.rates.plant_hz)),
                                           []).append(i)
         tr = self.truth
-        self.plant = Plant(_initial_interceptor(sc),
+        self.plant = Plant(_initial_interceptor(sc, tr.p[ti], tr.v[ti]),
                            np.concatenate([tr.p[ti], tr.v[ti], tr.a[ti]]),
                            sc.interceptor.time_constant_s)
         self.sensor = make_sensor(sc.radar)
@@ -197,22 +227,38 @@ class Engagement:
         return self.clock.is_guidance(self.k)
 
     def begin_event(self) -> None:
-        """Apply the target maneuvers that start at this step."""
+        """Apply the target maneuvers that start at this step; a target on a recorded
+        trajectory is put on it and given the constant acceleration that reaches the
+        trajectory's velocity at the next event."""
         if self.k in self.man_steps:
             for i in self.man_steps[self.k]:
                 self.truth.a[i] = self.sc.targets[i].maneuver_accel_mps2
             self.plant.tg[0, 6:9] = self.truth.a[self.ti]
+        tj = self.truth.traj.get(self.ti)
+        if tj is not None and not self.finished:
+            t_next = self.clock.time_of(self.next_event())
+            p, v = tj.position_velocity(self.t)
+            _, v1 = tj.position_velocity(t_next)
+            if not (np.all(np.isfinite(p)) and np.all(np.isfinite(v1))):
+                self.status = "target_lost"          # the trajectory ends or has a gap
+                self.k_end = self.k
+                return
+            self.plant.tg[0, 0:3], self.plant.tg[0, 3:6] = p, v
+            self.plant.tg[0, 6:9] = (v1 - v) / max(t_next - self.t, 1e-12)
 
     def scan(self) -> Detections:
         """One radar scan of every target at this step (syncs the engaged target's truth
         from the plant first)."""
         tr, ti = self.truth, self.ti
         tr.p[ti], tr.v[ti] = self.plant.tg[0, 0:3], self.plant.tg[0, 3:6]
+        # the I/Q sensor points its beam at the first target: the engaged one; targets off
+        # their recorded trajectory (NaN) are not there to be seen
+        order = np.r_[ti, np.delete(np.arange(len(tr.p)), ti)]
+        order = order[np.all(np.isfinite(tr.p[order]), axis=1)]
         with self.timer("measure"):
             if isinstance(self.sensor, MeasurementModel):
-                return self.sensor.measure(self.t, tr.p, tr.v, tr.rcs, self.rng)
-            # the I/Q sensor points its beam at the first target: the engaged one
-            order = np.r_[ti, np.delete(np.arange(len(tr.p)), ti)]
+                return self.sensor.measure(self.t, tr.p[order], tr.v[order], tr.rcs[order],
+                                           self.rng)
             return self.sensor.scan(self.t, tr.p[order], tr.v[order], tr.rcs[order], self.rng)
 
     def state(self) -> PlantState:
@@ -234,7 +280,7 @@ class Engagement:
         n = k_next - self.k
         with self.timer("plant"):
             self.plant.advance(a_cmd, self.clock.dt, n, self.t)
-        self.truth.advance(self.clock.dt, n)
+        self.truth.advance(self.clock.dt, n, self.clock.time_of(k_next))
         self.k = k_next
         if self.plant.done[0]:
             self.status = "intercept"
