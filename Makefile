@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 KERNEL_SRC := $(wildcard ext/*.pyx ext/*.pxd)
-PYTEST_FLAGS ?=
+PYTEST_FLAGS ?= --durations=15
 
 .PHONY: demo test bench bench-short build clean dist dist-check help
 
