@@ -61,3 +61,37 @@ def test_missing_key_is_named(tmp_path, rng):
         read_sigmf(meta)
     with pytest.raises(RecordingError, match="no such"):
         read_sigmf(tmp_path / "nothing.sigmf-meta")
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("core:num_channels", 2, "xband:channels"),          # 3 names for 2 channels
+    ("core:datatype", "ri8", "core:datatype"),
+    ("xband:waveform", "nlfm", "waveform"),
+    ("xband:pulses_per_cpi", 0, "pulses_per_cpi"),
+])
+def test_contradicting_or_invalid_field_is_named(tmp_path, rng, key, value, named):
+    meta = write_sigmf(tmp_path / "bad", _cubes(rng, 1), P)
+    doc = json.loads(meta.read_text())
+    doc["global"][key] = value
+    meta.write_text(json.dumps(doc))
+    with pytest.raises(RecordingError, match=named):
+        read_sigmf(meta)
+
+
+def test_large_file_streams_cpi_by_cpi(tmp_path, rng):
+    """A 2 GiB data file (sparse: no disk used) opens and yields CPIs one at a time:
+    memory use does not grow with the file."""
+    import resource
+
+    meta = write_sigmf(tmp_path / "big", _cubes(rng, 1), P)
+    data = tmp_path / "big.sigmf-data"
+    with open(data, "r+b") as f:
+        f.truncate(24 * (2 * 1024 ** 3 // 24))       # whole samples of 3 channels
+    rec = read_sigmf(meta)
+    assert rec.n_cpis > 1000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for i in (0, rec.n_cpis // 2, rec.n_cpis - 1):
+        cube = rec.cube(i)
+        assert cube.data.shape == (3, P.pulses_per_cpi, P.samples_per_pri)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 200, grown_mib
