@@ -49,7 +49,7 @@ from .guide.plant import Plant, collision_course, rotate_about_z
 from .radar.measure import MeasurementModel, cart_of
 from .timing import StageTimer
 from .track.tracker import Tracker
-from .types import Commands, Detections, PlantState
+from .types import Commands, Detections, PlantState, Tracks
 
 __all__ = ["RunResult", "Engagement", "Host", "Clock", "rngs", "run"]
 
@@ -331,17 +331,7 @@ class Host:
             tracks = self.tracker.step(dets, t)
         conf = tracks.take(tracks.confirmed)
         if g.on == "track":
-            if self.designated is None or self.designated not in conf.id:
-                self.designated = None
-                if len(conf):
-                    d2 = np.sum((conf.x[:, 0:3] - tg_pos) ** 2, axis=1)
-                    self.designated = int(conf.id[np.argmin(d2)])
-                    self.n_designations += 1
-            if self.designated is not None:
-                row = conf.x[np.flatnonzero(conf.id == self.designated)[0]]
-                # the acceleration estimate, where the filter has one (IMM with CA)
-                acc = row[6:9].copy() if row.shape[0] >= 9 else np.zeros(3)
-                self.estimate = (t, row[0:3].copy(), row[3:6].copy(), acc)
+            self.on_tracks(t, conf, tg_pos)
         elif g.on == "noisy":
             ti = self.sc.interceptor.target
             z = self.sensor.measure(t, tg_pos[None, :], tg_vel[None, :],
@@ -364,6 +354,22 @@ class Host:
             k_end = self.clock.k_end
             self.progress(min(1.0, self.clock.step_of(t) / max(k_end, 1)))
         return tracks
+
+    def on_tracks(self, t: float, conf: Tracks, tg_pos) -> None:
+        """Designation and guidance estimate from one scan's confirmed tracks (``on =
+        "track"``); ``tg_pos`` is the engaged target's truth, the operator's cue. Also used by
+        ``xband replay --through guide`` on recorded tracks."""
+        if self.designated is None or self.designated not in conf.id:
+            self.designated = None
+            if len(conf):
+                d2 = np.sum((conf.x[:, 0:3] - np.asarray(tg_pos, float)) ** 2, axis=1)
+                self.designated = int(conf.id[np.argmin(d2)])
+                self.n_designations += 1
+        if self.designated is not None:
+            row = conf.x[np.flatnonzero(conf.id == self.designated)[0]]
+            # the acceleration estimate, where the filter has one (IMM with CA)
+            acc = row[6:9].copy() if row.shape[0] >= 9 else np.zeros(3)
+            self.estimate = (t, row[0:3].copy(), row[3:6].copy(), acc)
 
     def on_guidance(self, t: float, state: PlantState) -> Commands:
         """The command at a guidance event from the bodies' truth (row of body 0: the

@@ -69,3 +69,15 @@ def test_export_csv(recording, tmp_path):
     with open(tmp_path / "out" / "truth.csv") as f:
         hdr = next(csv.reader(f))
     assert hdr == ["t", "target_id", "x", "y", "z", "vx", "vy", "vz"]
+
+
+def test_replay_through_guide_is_bit_identical(recording, tmp_path):
+    p = xb("replay", str(recording), "--through", "guide", "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    th = json.loads(p.stdout)["through"]
+    assert th["stage"] == "guide" and th["commands"] > 100
+    assert th["identical"], th["first_difference"]
+    sc = tmp_path / "n3.toml"
+    sc.write_text("[guidance]\nnav_ratio = 3.0\n")
+    p = xb("replay", str(recording), "--through", "guide", "--scenario", str(sc), cwd=tmp_path)
+    assert p.returncode == 0 and "DIFFERS" in p.stdout

@@ -5,7 +5,10 @@ the recorded scenario's ``[tracker]`` table (or from ``--scenario FILE``) and co
 tracks with the recorded ones bit for bit: it prints ``OK`` or the first difference (scan,
 time, field). With the recorded configuration and kernel backend the replay must reproduce
 the recording exactly; with another configuration it reports that it differs and where.
-``--realtime`` paces the replay at the recorded scan times.
+``--through guide`` re-runs designation and guidance on the recorded tracks and plant
+states (a scenario with ``[guidance] on = "track"`` or ``"truth"``) and compares every
+command with the recorded one bit for bit. ``--realtime`` paces the replay at the recorded
+times.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ HELP = "summarise a run recording; --through track re-runs the tracker and check
 
 def add_arguments(p) -> None:
     p.add_argument("recording", metavar="REC")
-    p.add_argument("--through", choices=("track",), help="re-run this stage on the recording")
+    p.add_argument("--through", choices=("track", "guide"),
+                   help="re-run this stage on the recording and check it")
     p.add_argument("--scenario", metavar="SCENARIO.toml",
                    help="tracker configuration to replay with (default: the recorded one)")
     p.add_argument("--realtime", action="store_true", help="pace at the recorded timing")
@@ -38,13 +42,72 @@ def _first_difference(a, b) -> str | None:
     return None
 
 
+def _scenario(args, h):
+    from ..config import load_scenario, parse_scenario
+    from ..errors import RecordingError
+
+    if args.scenario:
+        return load_scenario(args.scenario), args.scenario
+    if h.get("scenario_toml") is not None:
+        return parse_scenario(h["scenario_toml"], f"{args.recording} header"), "recorded"
+    raise RecordingError(f"{args.recording}: header holds no scenario; pass --scenario")
+
+
+def _through_guide(rec, args, h) -> dict:
+    """Designation + guidance on the recorded tracks and states; bitwise check of every
+    recorded command. The plant state recorded right after a command (same time) is the
+    state that command was computed from; a scan's tracks take the cue from the next state
+    recorded at the same time."""
+    import numpy as np
+
+    from ..errors import RecordingError
+    from ..pipeline import Host
+
+    sc, source = _scenario(args, h)
+    if sc.guidance.on == "noisy":
+        raise RecordingError(f"{args.recording}: guidance on 'noisy' draws random numbers "
+                             "at run time; --through guide replays 'track' and 'truth' runs")
+    host = Host(sc, np.random.default_rng(0))
+    msgs = rec.messages
+    first, n = None, 0
+
+    def state_at(i, t):
+        for m in msgs[i + 1:]:
+            if m.t != t:
+                return None
+            if m.kind == "state":
+                return m.record
+        return None
+
+    for i, m in enumerate(msgs):
+        if m.kind == "tracks" and sc.guidance.on == "track":
+            st = state_at(i, m.t)
+            if st is None:
+                continue
+            cue = st.pos[list(st.body_id).index(1)]
+            host.on_tracks(m.t, m.record.take(m.record.confirmed), cue)
+        elif m.kind == "command":
+            st = state_at(i, m.t)
+            if st is None:
+                continue
+            cmd = host.on_guidance(m.t, st)
+            n += 1
+            if first is None:
+                for f in ("a_cmd", "t_go", "saturated"):
+                    if not np.array_equal(getattr(cmd, f), getattr(m.record, f),
+                                          equal_nan=True):
+                        first = f"command at t = {m.t:.6f} s: {f} differs"
+                        break
+    return {"stage": "guide", "config": source, "commands": n,
+            "identical": first is None and n > 0,
+            "first_difference": first if n else "no commands in the recording"}
+
+
 def run(args) -> int:
     import time
     from collections import Counter
 
     from ..cli import print_json
-    from ..config import load_scenario, parse_scenario
-    from ..errors import RecordingError
     from ..io.recording import read_recording
 
     rec = read_recording(args.recording)
@@ -63,14 +126,7 @@ def run(args) -> int:
     if args.through == "track":
         from ..track.tracker import Tracker
 
-        if args.scenario:
-            sc, source = load_scenario(args.scenario), args.scenario
-        elif h.get("scenario_toml") is not None:
-            sc, source = parse_scenario(h["scenario_toml"], f"{args.recording} header"), \
-                "recorded"
-        else:
-            raise RecordingError(f"{args.recording}: header holds no scenario; pass "
-                                 "--scenario")
+        sc, source = _scenario(args, h)
         scans = rec.detections()
         recorded = rec.tracks()
         tracker = Tracker(sc.tracker)
@@ -100,6 +156,8 @@ def run(args) -> int:
                           "identical": first is None, "first_difference": first,
                           "seconds": spent,
                           "scans_per_second": len(scans) / spent if spent > 0 else None}
+    if args.through == "guide":
+        doc["through"] = _through_guide(rec, args, h)
     if args.json:
         print_json(doc)
         return 0 if doc.get("through", {}).get("identical", True) or args.scenario else 1
@@ -115,8 +173,10 @@ def run(args) -> int:
     if th:
         verdict = "OK — identical to the recording" if th["identical"] else \
             f"DIFFERS — first difference at {th['first_difference']}"
-        print(f"  replay    : tracker ({th['config']} config) on {th['scans']} scans, "
-              f"{th['scans_per_second'] or 0:.0f} scans/s: {verdict}")
+        what = (f"tracker ({th['config']} config) on {th['scans']} scans, "
+                f"{th['scans_per_second'] or 0:.0f} scans/s" if th["stage"] == "track" else
+                f"guidance ({th['config']} config) on {th['commands']} commands")
+        print(f"  replay    : {what}: {verdict}")
         if not th["identical"] and not args.scenario:
             return 1
     return 0
