@@ -46,17 +46,15 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
     cdef Py_ssize_t half = N // 2
     cdef Py_ssize_t lo = r_lo if r_lo > wr else wr
     cdef Py_ssize_t hi = r_hi if r_hi < Nr - wr else Nr - wr
-    cdef Py_ssize_t d, r, dd, k, cnt = 0, row_a, row_s
+    cdef Py_ssize_t d, r, dd, k, cnt = 0
     cdef double* SW = &work[0, 0]
     cdef double* SG = &work[1, 0]
     cdef double* HL = &work[2, 0]
-    cdef double* A = &work[3, 0]
-    cdef double* B = &work[4, 0]
+    cdef double* A = &work[3, 0]                 # the row's noise estimates Z[r]
     cdef double* buf = &work[0, 0]
-    cdef double total, lower, upper, Z, acc_a, acc_b, pv, inv_n = 1.0 / N, inv_h
+    cdef double Z, pv, inv_n = 1.0 / N, inv_h
     cdef const float* prow
     cdef const float* pa
-    cdef const float* ps
     cdef Py_ssize_t dr, q
     if hi <= lo:
         return 0
@@ -85,7 +83,7 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
                     cnt += 1
         return cnt
     # ---- CA / GO / SO: Doppler box sums for row 0, then incremental updates
-    for r in range(Nr):
+    for r in range(Nr + 1):
         SW[r] = 0.0
         SG[r] = 0.0
         HL[r] = 0.0
@@ -102,62 +100,109 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
                 HL[r] += pa[r]
     for d in range(M):
         if d > 0:
-            # SW: add row d+wd, drop row d-1-wd; SG likewise with gd; HL spans [d-wd, d-gd-1]
-            row_a = (d + wd) % M
-            row_s = (d - 1 - wd) % M
-            if row_s < 0:
-                row_s += M
-            pa = &power[row_a, 0]
-            ps = &power[row_s, 0]
-            for r in range(Nr):
-                SW[r] += <double>pa[r] - <double>ps[r]
-            row_a = (d + gd) % M
-            row_s = (d - 1 - gd) % M
-            if row_s < 0:
-                row_s += M
-            pa = &power[row_a, 0]
-            ps = &power[row_s, 0]
-            for r in range(Nr):
-                SG[r] += <double>pa[r] - <double>ps[r]
-            if td > 0:
-                row_a = (d - gd - 1) % M
-                if row_a < 0:
-                    row_a += M
-                row_s = (d - 1 - wd) % M
-                if row_s < 0:
-                    row_s += M
-                pa = &power[row_a, 0]
-                ps = &power[row_s, 0]
-                for r in range(Nr):
-                    HL[r] += <double>pa[r] - <double>ps[r]
-        acc_a = 0.0
-        acc_b = 0.0
-        A[0] = 0.0
-        B[0] = 0.0
-        for r in range(Nr):
-            acc_a += SW[r]
-            acc_b += SG[r]
-            A[r + 1] = acc_a
-            B[r + 1] = acc_b
+            _update_rows(power, d, M, Nr, wd, gd, td, SW, SG, HL)
+        _row_noise(SW, SG, HL, A, lo, hi, wr, gr, mode, inv_n, inv_h)
         prow = &power[d, 0]
         for r in range(lo, hi):
-            total = (A[r + wr + 1] - A[r - wr]) - (B[r + gr + 1] - B[r - gr])
-            if mode == CA:
-                Z = total * inv_n
-            else:
-                lower = (A[r] - A[r - wr]) - (B[r] - B[r - gr]) + HL[r]
-                upper = total - lower
-                if mode == GO:
-                    Z = (lower if lower > upper else upper) * inv_h
-                else:
-                    Z = (lower if lower < upper else upper) * inv_h
-            pv = prow[r]
-            if pv > alpha * Z:
+            if prow[r] > alpha * A[r]:
                 if cnt < cap:
                     out_idx[cnt] = d * Nr + r
-                    out_noise[cnt] = Z
+                    out_noise[cnt] = A[r]
                 cnt += 1
     return cnt
+
+
+cdef inline Py_ssize_t _mod(Py_ssize_t a, Py_ssize_t M) noexcept nogil:
+    a = a % M
+    return a + M if a < 0 else a
+
+
+cdef void _update_rows(const float[:, ::1] power, Py_ssize_t d, Py_ssize_t M, Py_ssize_t Nr,
+                       int wd, int gd, int td, double* SW, double* SG,
+                       double* HL) noexcept nogil:
+    """Doppler box sums of row d from row d − 1, one pass over the five rows involved:
+    SW spans [d − wd, d + wd], SG [d − gd, d + gd], HL [d − wd, d − gd − 1]."""
+    cdef const float* aw = &power[_mod(d + wd, M), 0]
+    cdef const float* sw = &power[_mod(d - 1 - wd, M), 0]
+    cdef const float* ag = &power[_mod(d + gd, M), 0]
+    cdef const float* sg = &power[_mod(d - 1 - gd, M), 0]
+    cdef const float* ah = &power[_mod(d - gd - 1, M), 0]
+    cdef Py_ssize_t r
+    cdef double s
+    if td > 0:
+        for r in range(Nr):
+            s = <double>sw[r]
+            SW[r] += <double>aw[r] - s
+            SG[r] += <double>ag[r] - <double>sg[r]
+            HL[r] += <double>ah[r] - s
+    else:
+        for r in range(Nr):
+            SW[r] += <double>aw[r] - <double>sw[r]
+            SG[r] += <double>ag[r] - <double>sg[r]
+
+
+cdef void _row_noise(const double* SW, const double* SG, const double* HL, double* Z,
+                     Py_ssize_t lo, Py_ssize_t hi, int wr, int gr, int mode, double inv_n,
+                     double inv_h) noexcept nogil:
+    """Z[r] for r in [lo, hi) by sliding range sums of the Doppler box sums:
+    T = Σ_{|dr|≤wr} SW − Σ_{|dr|≤gr} SG (all training cells) and, for GO/SO,
+    Lo = Σ_{dr∈[−wr,−1]} SW − Σ_{dr∈[−gr,−1]} SG (lower half without its dr = 0 column,
+    HL). The range is cut into four segments slid side by side (independent dependency
+    chains; each segment starts from a direct sum)."""
+    cdef Py_ssize_t n = hi - lo, m = n // 4, s, i, r, k
+    cdef Py_ssize_t st[4]
+    cdef double T[4]
+    cdef double Lo[4]
+    cdef double lower, upper
+    if n <= 0:
+        return
+    for s in range(4):
+        st[s] = lo + s * m
+    # segment s covers [st[s], st[s] + m) (the last one up to hi; all of it when m = 0)
+    for s in range(4):
+        r = st[s]
+        T[s] = 0.0
+        Lo[s] = 0.0
+        for k in range(r - wr, r + wr + 1):
+            T[s] += SW[k]
+        for k in range(r - gr, r + gr + 1):
+            T[s] -= SG[k]
+        for k in range(r - wr, r):
+            Lo[s] += SW[k]
+        for k in range(r - gr, r):
+            Lo[s] -= SG[k]
+    if mode == CA:
+        for i in range(m):
+            for s in range(4):
+                r = st[s] + i
+                Z[r] = T[s] * inv_n
+                T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
+        s = 3
+        for r in range(st[3] + m, hi):
+            Z[r] = T[s] * inv_n
+            T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
+        return
+    for i in range(m):
+        for s in range(4):
+            r = st[s] + i
+            lower = Lo[s] + HL[r]
+            upper = T[s] - lower
+            if mode == GO:
+                Z[r] = (lower if lower > upper else upper) * inv_h
+            else:
+                Z[r] = (lower if lower < upper else upper) * inv_h
+            T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
+            Lo[s] += (SW[r] - SW[r - wr]) - (SG[r] - SG[r - gr])
+    s = 3
+    for r in range(st[3] + m, hi):
+        lower = Lo[s] + HL[r]
+        upper = T[s] - lower
+        if mode == GO:
+            Z[r] = (lower if lower > upper else upper) * inv_h
+        else:
+            Z[r] = (lower if lower < upper else upper) * inv_h
+        T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
+        Lo[s] += (SW[r] - SW[r - wr]) - (SG[r] - SG[r - gr])
 
 
 def cfar_2d(const float[:, ::1] power, int guard_r, int guard_d, int train_r, int train_d,

@@ -14,6 +14,7 @@ cdef enum:
 cdef void _spectrum_weight(const float complex[:, ::1] X, const float complex[::1] H,
                            const float[::1] w, float complex[:, ::1] out) noexcept nogil:
     cdef Py_ssize_t P = X.shape[0], Ns = X.shape[1], Nd = out.shape[1], p, j, half = Nd // 2
+    cdef Py_ssize_t M = out.shape[0]
     cdef float wp, hr, hi, xr, xi
     cdef const float* xp
     cdef float* op
@@ -21,7 +22,7 @@ cdef void _spectrum_weight(const float complex[:, ::1] X, const float complex[::
     for p in range(P):
         wp = w[p]
         xp = <const float*>&X[p, 0]
-        op = <float*>&out[p, 0]
+        op = <float*>&out[(M - p) % M, 0]          # pulses reversed modulo M
         for j in range(half):
             hr = hp[2 * j] * wp
             hi = hp[2 * j + 1] * wp
@@ -41,24 +42,28 @@ cdef void _spectrum_weight(const float complex[:, ::1] X, const float complex[::
 
 def spectrum_weight(const float complex[:, ::1] X, const float complex[::1] H,
                     const float[::1] w, float complex[:, ::1] out):
-    """out[p, j] = X[p, k(j)]·H[j]·w[p] over the Nd kept bins (out may be X if Nd = Ns)."""
+    """out[(M − p) mod M, j] = X[p, k(j)]·H[j]·w[p] over the Nd kept bins, M = out.shape[0]
+    ≥ P (other rows untouched; out must not overlap X)."""
     with nogil:
         _spectrum_weight(X, H, w, out)
 
 
 cdef void _square_law(const float complex[:, ::1] X, float[:, ::1] out) noexcept nogil:
-    cdef Py_ssize_t n = X.shape[0] * X.shape[1], i
-    cdef const float* x = <const float*>&X[0, 0]
-    cdef float* o = &out[0, 0]
+    cdef Py_ssize_t M = out.shape[0], n = out.shape[1], d, i
+    cdef const float* x
+    cdef float* o
     cdef float a, b
-    for i in range(n):
-        a = x[2 * i]
-        b = x[2 * i + 1]
-        o[i] = a * a + b * b
+    for d in range(M):
+        x = <const float*>&X[d, 0]
+        o = &out[d, 0]
+        for i in range(n):
+            a = x[2 * i]
+            b = x[2 * i + 1]
+            o[i] = a * a + b * b
 
 
 def square_law(const float complex[:, ::1] X, float[:, ::1] out):
-    """out = |X|² (float32)."""
+    """out = |X[:, :out.shape[1]]|² (float32; X may have padded rows)."""
     with nogil:
         _square_law(X, out)
 
@@ -69,15 +74,15 @@ cdef void _gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,
                     double complex[::1] out) noexcept nogil:
     # Reordered sums: out = Σ_l hc[l] · z[l],  z[l] = Σ_p u[p] · x[p, g + l], where
     # u[p] = Σ_t taps[t] · wts[p−T+1+t] · e^{−j2π b (p−T+1+t)/n_bins} folds the MTI, window
-    # and DFT into one weight per pulse; the inner loop runs along a contiguous row.
+    # and DFT into one weight per pulse; the inner loop runs along a contiguous row, z kept
+    # interleaved (re, im) like x so that one complex multiply-add is one SIMD pair.
     cdef Py_ssize_t P = x.shape[0], Ns = x.shape[1], L = hc.shape[0], T = taps.shape[0]
-    cdef Py_ssize_t i, p, l, j, t, g, n = P - T + 1, col
-    cdef double ur, ui, ar, ai, ph, sr, si
+    cdef Py_ssize_t i, p, l, j, t, g, n = P - T + 1, L1
+    cdef double ar, ai, ph, sr, si
     cdef const float* xp
     cdef const double* h = <const double*>&hc[0]
     cdef double u[2 * MAXP]
-    cdef double zr[MAXL]
-    cdef double zi[MAXL]
+    cdef double z[2 * MAXL]
     for i in range(gates.shape[0]):
         g = gates[i]
         for p in range(P):
@@ -91,33 +96,64 @@ cdef void _gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,
                 p = j + T - 1 - t
                 u[2 * p] += taps[t] * ar
                 u[2 * p + 1] += taps[t] * ai
-        for l in range(L):
-            zr[l] = 0.0
-            zi[l] = 0.0
-        for p in range(P):
-            ur = u[2 * p]
-            ui = u[2 * p + 1]
+        for l in range(2 * L):
+            z[l] = 0.0
+        L1 = Ns - g if g + L > Ns else L         # samples before the wrap to column 0
+        p = 0
+        while p + 4 <= P:                        # four pulses per pass over z
+            _cmac4(z, <const float*>&x[p, 0] + 2 * g, Ns, u + 2 * p, L1)
+            if L1 < L:
+                _cmac4(z + 2 * L1, <const float*>&x[p, 0], Ns, u + 2 * p, L - L1)
+            p += 4
+        while p < P:
             xp = <const float*>&x[p, 0]
-            if g + L <= Ns:
-                xp = xp + 2 * g
-                for l in range(L):
-                    ar = xp[2 * l]
-                    ai = xp[2 * l + 1]
-                    zr[l] += ur * ar - ui * ai
-                    zi[l] += ur * ai + ui * ar
-            else:
-                for l in range(L):
-                    col = (g + l) % Ns
-                    ar = xp[2 * col]
-                    ai = xp[2 * col + 1]
-                    zr[l] += ur * ar - ui * ai
-                    zi[l] += ur * ai + ui * ar
+            _cmac(z, xp + 2 * g, u[2 * p], u[2 * p + 1], L1)
+            if L1 < L:
+                _cmac(z + 2 * L1, xp, u[2 * p], u[2 * p + 1], L - L1)
+            p += 1
         sr = 0.0
         si = 0.0
         for l in range(L):
-            sr += zr[l] * h[2 * l] - zi[l] * h[2 * l + 1]
-            si += zr[l] * h[2 * l + 1] + zi[l] * h[2 * l]
+            sr += z[2 * l] * h[2 * l] - z[2 * l + 1] * h[2 * l + 1]
+            si += z[2 * l] * h[2 * l + 1] + z[2 * l + 1] * h[2 * l]
         out[i] = sr + 1j * si
+
+
+cdef inline void _cmac4(double* z, const float* x0, Py_ssize_t Ns, const double* u,
+                        Py_ssize_t n) noexcept nogil:
+    """z[l] += Σ_{q<4} u_q · x_q[l], l < n, x_q = x0 + 2 q Ns (four consecutive pulses)."""
+    cdef Py_ssize_t l
+    cdef const float* x1 = x0 + 2 * Ns
+    cdef const float* x2 = x1 + 2 * Ns
+    cdef const float* x3 = x2 + 2 * Ns
+    cdef double u0r = u[0], u0i = u[1], u1r = u[2], u1i = u[3]
+    cdef double u2r = u[4], u2i = u[5], u3r = u[6], u3i = u[7]
+    cdef double a0, b0, a1, b1, a2, b2, a3, b3
+    for l in range(n):
+        a0 = x0[2 * l]
+        b0 = x0[2 * l + 1]
+        a1 = x1[2 * l]
+        b1 = x1[2 * l + 1]
+        a2 = x2[2 * l]
+        b2 = x2[2 * l + 1]
+        a3 = x3[2 * l]
+        b3 = x3[2 * l + 1]
+        z[2 * l] += (((u0r * a0 - u0i * b0) + (u1r * a1 - u1i * b1))
+                     + ((u2r * a2 - u2i * b2) + (u3r * a3 - u3i * b3)))
+        z[2 * l + 1] += (((u0r * b0 + u0i * a0) + (u1r * b1 + u1i * a1))
+                         + ((u2r * b2 + u2i * a2) + (u3r * b3 + u3i * a3)))
+
+
+cdef inline void _cmac(double* z, const float* xp, double ur, double ui,
+                       Py_ssize_t n) noexcept nogil:
+    """z[l] += (ur + j ui) · x[l], l < n, both interleaved (re, im)."""
+    cdef Py_ssize_t l
+    cdef double ar, ai
+    for l in range(n):
+        ar = xp[2 * l]
+        ai = xp[2 * l + 1]
+        z[2 * l] += ur * ar - ui * ai
+        z[2 * l + 1] += ur * ai + ui * ar
 
 
 def gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,

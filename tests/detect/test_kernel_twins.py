@@ -92,18 +92,21 @@ def _cx(rng, *shape, dtype=np.complex64):
     return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
 
 
+@pytest.mark.parametrize("M", [12, 14])
 @pytest.mark.parametrize("Nd", [64, 32, 16])
-def test_spectrum_weight_identical(rng, Nd):
+def test_spectrum_weight_identical(rng, Nd, M):
     X = _cx(rng, 12, 64)
     H, w = _cx(rng, Nd), rng.random(12).astype(np.float32)
-    a, b = np.empty((12, Nd), np.complex64), np.empty((12, Nd), np.complex64)
+    a, b = np.full((M, Nd), 7, np.complex64), np.full((M, Nd), 7, np.complex64)
     c_pulse.spectrum_weight(X, H, w, a)
     r_pulse.spectrum_weight(X, H, w, b)
     np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
-    if Nd == 64:                                   # in place (out is X)
-        Y = X.copy()
-        c_pulse.spectrum_weight(Y, H, w, Y)
-        np.testing.assert_allclose(Y, b, rtol=2e-6, atol=1e-6)
+    # pulses reversed modulo M: row 0 stays, pulse p lands in row M − p
+    k = np.arange(Nd)
+    k = np.where(k < Nd // 2, k, k + 64 - Nd)
+    np.testing.assert_allclose(a[M - 5], X[5, k] * H * w[5], rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(a[0], X[0, k] * H * w[0], rtol=2e-6, atol=1e-6)
+    assert np.all(a[1:M - 11] == 7)                # rows of no pulse are left untouched
 
 
 def test_square_law_identical(rng):
@@ -111,6 +114,11 @@ def test_square_law_identical(rng):
     a, b = np.empty((7, 33), np.float32), np.empty((7, 33), np.float32)
     c_pulse.square_law(X, a)
     r_pulse.square_law(X, b)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    Xw = np.concatenate([X, _cx(rng, 7, 8)], axis=1)       # padded rows: extra ignored
+    c_pulse.square_law(Xw, a)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    r_pulse.square_law(Xw, a)
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 

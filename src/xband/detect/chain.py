@@ -43,7 +43,7 @@ from . import estimate
 from .cfar import CFAR
 from .compress import PulseCompressor
 from .doppler import MTI_TAPS, DopplerProcessor, mti
-from .fft import FFTPlan
+from .fft import Backward2D, FFTPlan
 
 
 @dataclass(frozen=True)
@@ -126,14 +126,13 @@ class DetectionChain:
         if P > 4096 or L > 16384:
             raise ConfigError(f"detect: at most 4096 pulses per CPI and 16384 samples per "
                               f"pulse, got {P} and {L}")
-        # the matched filter on the kept bins, with the 1/D of the shorter inverse FFT
-        H, h2 = self.comp.H, self.Nd // 2
-        self._Hd = (np.concatenate([H[:h2], H[Ns - (self.Nd - h2):]]) / D).astype(np.complex64)
+        # the matched filter on the kept bins, with the 1/Ns of the decimated inverse FFT
+        # (1/D for the shorter transform × its own 1/Nd, which the 2-D plan does not apply)
+        H, h2 = self.comp.H.astype(np.complex128), self.Nd // 2
+        self._Hd = (np.concatenate([H[:h2], H[Ns - (self.Nd - h2):]]) / Ns).astype(np.complex64)
         self._fwd = FFTPlan((P, Ns), axis=1)
-        self._inv = FFTPlan((self.n_mti, self.Nd), axis=1, inverse=True)
-        self._dop = FFTPlan((self.n_mti, self.Nd), axis=0, n=self.M,
-                            inp=self._inv.out if (self._inv.kind == "pyfftw"
-                                                  and self.n_mti == self.M) else None)
+        # range IFFT + Doppler FFT as one 2-D backward FFT (pulses reversed modulo M)
+        self._rd = Backward2D((self.M, self.Nd))
 
     # -------------------------------------------------------------- stages
     def range_doppler(self, x: np.ndarray) -> np.ndarray:
@@ -141,16 +140,17 @@ class DetectionChain:
 
         Fused: range FFT → (MTI across pulses, which commutes with the range filter) →
         one pass multiplying by the matched filter H[k] and the Doppler window with its
-        fftshift sign w[p] → range IFFT → Doppler FFT along pulses (zero-padded to M)."""
+        fftshift sign w[p], writing the pulses reversed modulo M (zero-padded to M) →
+        one 2-D backward FFT = range IFFT and Doppler FFT along pulses together."""
         Xf = self._fwd(x)
         if self.config.mti_order:
             Xf = np.ascontiguousarray(mti(Xf, self.config.mti_order, axis=0))
-        buf = self._inv.input_buffer()
-        if buf is None:
-            buf = np.empty((self.n_mti, self.Nd), np.complex64)
+        buf = self._rd.buf
+        if self.n_mti < self.M:                 # the padding rows 1 … M − n_mti
+            buf[1:self.M - self.n_mti + 1] = 0
         _kernels.get("pulse").spectrum_weight(Xf, self._Hd, self._w32, buf)
-        y = self._inv.execute() if self._inv.kind == "pyfftw" else self._inv(buf)
-        return self._dop(y)         # the plan's buffer: valid until the next call
+        return self._rd.execute()   # a view of a plan buffer (rows padded), valid until
+                                    # the next call
 
     def _sidelobes(self, d, r, pw) -> np.ndarray:
         """Mask of clusters explained as sidelobes of a stronger one: within the pulse's
@@ -179,7 +179,7 @@ class DetectionChain:
     def square_law(X: np.ndarray) -> np.ndarray:
         """|X|² as a new float32 map (kernel ``pulse.square_law``)."""
         pw = np.empty(X.shape, np.float32)
-        _kernels.get("pulse").square_law(X, pw)
+        _kernels.get("pulse").square_law(np.ascontiguousarray(X), pw)
         return pw
 
     def process(self, cube: Cube, pointing=(0.0, 0.0)) -> ChainOutput:
@@ -193,8 +193,9 @@ class DetectionChain:
         ch = list(cube.channels)
         if "sum" not in ch:
             raise InputError(f"detect: cube channels {cube.channels} lack 'sum'")
-        X = self.range_doppler(cube.data[ch.index("sum")])
-        power = self.square_law(X)
+        self.range_doppler(cube.data[ch.index("sum")])
+        power = np.empty((self.M, self.Nd), np.float32)    # from the padded rows directly
+        _kernels.get("pulse").square_law(self._rd.out_full, power)
         idx, Z = self.cfar.detect(power, self.gate_lo, self.gate_hi)
         n = idx.size
         label = np.empty(n, np.int64)

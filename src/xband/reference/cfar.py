@@ -21,8 +21,11 @@ A cell is a crossing when power > alpha · Z. Crossings are written in row-major
 flat indices d·Nr + r into ``out_idx`` with Z into ``out_noise``, up to their capacity; the
 return value is the total count (larger than the capacity when they overflowed).
 
-CA/GO/SO are O(1) per cell: Doppler box sums are updated incrementally row by row, range
-sums are prefix-sum differences. ``work`` (float64, shape (5, ≥ max(Nr + 1, N))) is
+CA/GO/SO are O(1) per cell: Doppler box sums are updated incrementally row by row (one
+pass over the five rows that enter or leave the boxes), range sums are prefix-sum
+differences here and sliding sums in the kernel (the tested gates cut into four segments
+slid side by side, each started from a direct sum, so that the four dependency chains
+overlap); the two agree to round-off. ``work`` (float64, shape (5, ≥ max(Nr + 1, N))) is
 scratch space owned by the caller.
 """
 import numpy as np

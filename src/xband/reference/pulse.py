@@ -1,11 +1,16 @@
 """Fused per-sample passes of the detection chain (numpy twin of ext/pulse.pyx).
 
-* ``spectrum_weight(X, H, w, out)``: out[p, j] = X[p, k(j)] · H[j] · w[p] — the matched
-  filter (H = conj(FFT(h)) on the kept bins) and the Doppler window with its fftshift sign
-  (w) in one pass over the range spectra of the CPI (complex64), keeping only the
-  Nd = out.shape[1] lowest frequencies: k(j) = j for j < Nd/2, j + Ns − Nd otherwise (the
-  band of the compressed signal; Nd = Ns keeps all, and ``out`` may then be ``X``).
-* ``square_law(X, out)``: out[d, r] = |X[d, r]|² (float32), the square-law detector.
+* ``spectrum_weight(X, H, w, out)``: out[(M − p) mod M, j] = X[p, k(j)] · H[j] · w[p] — the
+  matched filter (H = conj(FFT(h)) on the kept bins) and the Doppler window with its
+  fftshift sign (w) in one pass over the range spectra of the CPI (complex64), keeping only
+  the Nd = out.shape[1] lowest frequencies: k(j) = j for j < Nd/2, j + Ns − Nd otherwise
+  (the band of the compressed signal; Nd = Ns keeps all). The P pulses are written in
+  reversed order modulo M = out.shape[0] ≥ P (row 0 stays, row p goes to M − p), so that
+  one 2-D *backward* FFT of ``out`` gives the backward range transform and the *forward*
+  Doppler transform at once (Σ_q out[q] e^{+j2πkq/M} = Σ_p y[p] e^{−j2πkp/M}); the other
+  M − P rows are left untouched (the caller keeps them zero). ``out`` must not overlap X.
+* ``square_law(X, out)``: out[d, r] = |X[d, r]|² (float32), the square-law detector, for
+  r < out.shape[1] (X may be wider: rows padded for the FFT's sake; the rest is ignored).
 * ``gate_dft(x, hc, taps, wts, gates, bins, n_bins, out)``: the compressed, MTI-filtered,
   windowed Doppler value of one channel at selected cells only, for monopulse:
       y[p]   = Σ_l x[p, (g + l) mod Ns] · hc[l]                      (hc = conj(h))
@@ -20,10 +25,12 @@ def spectrum_weight(X, H, w, out):
     Ns, Nd = X.shape[1], out.shape[1]
     k = np.arange(Nd)
     k = np.where(k < Nd // 2, k, k + Ns - Nd)
-    out[...] = (X[:, k] * (w[:, None] * H[None, :])).astype(out.dtype)
+    M, P = out.shape[0], X.shape[0]
+    out[(M - np.arange(P)) % M] = (X[:, k] * (w[:, None] * H[None, :])).astype(out.dtype)
 
 
 def square_law(X, out):
+    X = X[:, :out.shape[1]]
     out[...] = (X.real.astype(np.float64) ** 2 + X.imag.astype(np.float64) ** 2).astype(np.float32)
 
 
