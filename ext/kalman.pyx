@@ -584,16 +584,24 @@ def ukf_update_sph(double[:, ::1] x, double[:, :, ::1] P, const long long[::1] i
         _ukf_update_sph(x, P, idx, z, R, alpha, beta, kappa, nis, loglik, status)
 
 
+cdef enum:
+    GATE_BLOCK = 256
+
+
 cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,
                     const double[:, :, ::1] R, const double[::1] gate, double[:, ::1] out,
                     double[:, ::1] loglik) noexcept nogil:
-    # Track-major: h(x) and H P Hᵀ (4×4) are computed once per track; a pair then costs
-    # a sub-block plus R, a ≤4×4 Cholesky and a solve. A pair whose single-component
-    # bound y_a²/S_aa already exceeds the detection's gate (NIS ≥ y_a²/S_aa for S > 0) is
-    # rejected before the Cholesky.
-    cdef Py_ssize_t k, i
-    cdef int d = <int>x.shape[1], m, a, b
-    cdef int sel[4]
+    # Blocks of GATE_BLOCK detections (their usable components found once per block), then
+    # track-major inside a block: h(x) and H P Hᵀ (4×4) are computed once per track and
+    # block; a pair then costs a sub-block plus R, a ≤4×4 Cholesky and a solve. A pair is
+    # rejected as soon as one component's bound y_a²/S_aa exceeds the detection's gate
+    # (NIS ≥ y_a²/S_aa for S > 0) — usually the range, the first component — before the
+    # rest of the pair is built.
+    cdef Py_ssize_t k, i, k0, nk = z.shape[0]
+    cdef int d = <int>x.shape[1], m, a, b, c, kk, kb
+    cdef int bsel[GATE_BLOCK * 4]
+    cdef int bm[GATE_BLOCK]
+    cdef int* sel
     cdef double h[4]
     cdef double Hf[4 * MAXD]
     cdef double HP[4 * MAXD]
@@ -602,45 +610,57 @@ cdef void _sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const dou
     cdef double L[16]
     cdef double y[4]
     cdef double w[4]
-    cdef double s
+    cdef double s, g
     cdef bint far
-    for i in range(x.shape[0]):
-        _sph_measure(&x[i, 0], d, h, Hf)
-        mat_mul(Hf, &P[i, 0, 0], HP, 4, d, d)
-        mat_mul_bt(HP, Hf, HPH, 4, d, 4)
-        for k in range(z.shape[0]):
-            out[i, k] = INFINITY
-            loglik[i, k] = -INFINITY
-            m = _select(z, R, k, sel)
-            if m == 0:
-                continue
-            far = False
-            for a in range(m):
-                y[a] = z[k, sel[a]] - h[sel[a]]
-                if sel[a] == 1:
-                    y[a] = wrap_angle(y[a])
-                for b in range(m):
-                    S[a * m + b] = HPH[sel[a] * 4 + sel[b]] + R[k, sel[a], sel[b]]
-                if y[a] * y[a] > gate[k] * S[a * m + a]:
-                    far = True
-            if far:
-                continue
-            symmetrize(S, m)
-            if cholesky(S, L, m) != 0:
-                continue
-            for a in range(m):
-                w[a] = y[a]
-            chol_solve(L, w, m)
-            s = 0.0
-            for a in range(m):
-                s += y[a] * w[a]
-            if s > gate[k]:
-                continue
-            out[i, k] = s
-            s = 0.0
-            for a in range(m):
-                s += log(L[a * m + a])
-            loglik[i, k] = -0.5 * (out[i, k] + 2.0 * s + m * LOG_2PI)
+    k0 = 0
+    while k0 < nk:
+        kb = <int>(nk - k0) if nk - k0 < GATE_BLOCK else GATE_BLOCK
+        for kk in range(kb):
+            bm[kk] = _select(z, R, k0 + kk, &bsel[kk * 4])
+        for i in range(x.shape[0]):
+            _sph_measure(&x[i, 0], d, h, Hf)
+            mat_mul(Hf, &P[i, 0, 0], HP, 4, d, d)
+            mat_mul_bt(HP, Hf, HPH, 4, d, 4)
+            for kk in range(kb):
+                k = k0 + kk
+                out[i, k] = INFINITY
+                loglik[i, k] = -INFINITY
+                m = bm[kk]
+                if m == 0:
+                    continue
+                sel = &bsel[kk * 4]
+                g = gate[k]
+                far = False
+                for a in range(m):
+                    c = sel[a]
+                    y[a] = z[k, c] - h[c]
+                    if c == 1:
+                        y[a] = wrap_angle(y[a])
+                    if y[a] * y[a] > g * (HPH[c * 4 + c] + R[k, c, c]):
+                        far = True
+                        break
+                if far:
+                    continue
+                for a in range(m):
+                    for b in range(m):
+                        S[a * m + b] = HPH[sel[a] * 4 + sel[b]] + R[k, sel[a], sel[b]]
+                symmetrize(S, m)
+                if cholesky(S, L, m) != 0:
+                    continue
+                for a in range(m):
+                    w[a] = y[a]
+                chol_solve(L, w, m)
+                s = 0.0
+                for a in range(m):
+                    s += y[a] * w[a]
+                if s > g:
+                    continue
+                out[i, k] = s
+                s = 0.0
+                for a in range(m):
+                    s += log(L[a * m + a])
+                loglik[i, k] = -0.5 * (out[i, k] + 2.0 * s + m * LOG_2PI)
+        k0 += kb
 
 
 def sph_gate(const double[:, ::1] x, const double[:, :, ::1] P, const double[:, ::1] z,

@@ -195,4 +195,22 @@ def test_sph_gate(rng, n):
         assert np.all(np.isinf(a[:, 0]))
 
 
+def test_sph_gate_many_detections(rng):
+    """More detections than one block of the compiled kernel (GATE_BLOCK = 256), with a
+    gate: identical pairs and values."""
+    n, k = 9, 700
+    x, P = states(rng, n), spd(rng, n, 6, 100.0)
+    z, R = sph_meas(rng, x[rng.integers(0, n, k)], k)
+    z[::7, 1:3] = np.nan                   # sum-only detections
+    z[5] = np.nan
+    g = rng.uniform(5.0, 30.0, k)
+    a, b, la, lb = np.empty((n, k)), np.empty((n, k)), np.empty((n, k)), np.empty((n, k))
+    c_kal.sph_gate(x, P, z, R, g, a, la)
+    r_kal.sph_gate(x, P, z, R, g, b, lb)
+    np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+    assert np.isfinite(a).sum() > k // 4
+    np.testing.assert_allclose(a, b, rtol=1e-8)
+    np.testing.assert_allclose(la, lb, rtol=1e-8, atol=1e-8)
+
+
 # The guidance and engage twins are compared in tests/guide/test_guide_twins.py.

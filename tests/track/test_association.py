@@ -4,6 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
+from xband.track import association
 from xband.track.association import gnn, jpda_probabilities
 
 
@@ -22,8 +23,11 @@ def brute_gnn(cost, g):
     return best, arg
 
 
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("trial", range(40))
-def test_gnn_equals_brute_force(trial):
+def test_gnn_equals_brute_force(trial, split, monkeypatch):
+    if split:                              # solve per connected component of the gates
+        monkeypatch.setattr(association, "GNN_DENSE_MAX", 0)
     rng = np.random.default_rng(trial)
     n, k = rng.integers(1, 5), rng.integers(0, 5)
     cost = rng.exponential(5.0, (n, k))
@@ -34,6 +38,27 @@ def test_gnn_equals_brute_force(trial):
     best, _ = brute_gnn(cost, g)
     assert got == pytest.approx(best, rel=1e-12)
     assert len(set(c)) == len(c)
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_gnn_components_equal_dense(trial, monkeypatch):
+    """Large sparse problems: the per-component solution has the dense optimum's cost."""
+    rng = np.random.default_rng(100 + trial)
+    n, k = rng.integers(80, 300), rng.integers(80, 300)
+    cost = rng.exponential(1.0, (n, k))
+    cost[rng.random((n, k)) < 1.0 - 3.0 / k] = np.inf          # ~3 gated detections per track
+    g = rng.uniform(0.5, 2.0, n) if trial % 2 else 1.0
+    gg = np.broadcast_to(g, (n,))
+
+    def total(r, c):
+        assert len(set(c.tolist())) == len(c) and len(set(r.tolist())) == len(r)
+        assert np.all(cost[r, c] < gg[r])
+        return cost[r, c].sum() + np.delete(gg, r).sum()
+
+    r1, c1 = gnn(cost, g)
+    monkeypatch.setattr(association, "GNN_DENSE_MAX", 10 ** 12)
+    r2, c2 = gnn(cost, g)
+    assert total(r1, c1) == pytest.approx(total(r2, c2), rel=1e-12)
 
 
 def brute_jpda(lik, gated, pd, pg, lam):

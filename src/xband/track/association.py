@@ -30,23 +30,71 @@ JPDA_MAX_EVENTS = 200_000
 _INF = 1e300
 
 
+#: Up to this many track × detection cells GNN solves one dense problem; above it, one
+#: problem per connected component of the gate graph (the optimum decomposes over them).
+#: Dense is faster up to about 400 × 800 (measured: 0.2 vs 1.9 ms at 50 × 100, 9.6 vs
+#: 11 ms at 400 × 800 with ~2 gated detections per track).
+GNN_DENSE_MAX = 300_000
+
+
+def _gnn_dense(cost, g, ok):
+    """[C | diag(g)] assignment of one (sub)problem; ``ok`` marks the pairs worth taking."""
+    n, k = cost.shape
+    big = 1e12 + 10.0 * (np.abs(cost[ok]).sum() + np.abs(g).sum())
+    C = np.full((n, k + n), big)
+    C[:, :k] = np.where(ok, cost, big)
+    C[np.arange(n), k + np.arange(n)] = g
+    r, c = linear_sum_assignment(C)
+    take = (c < k) & (C[r, c] < big)
+    return r[take].astype(np.int64), c[take].astype(np.int64)
+
+
 def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     """Optimal one-to-one assignment; ``cost`` (n, k) with +inf for pairs outside the gate,
-    ``miss_cost`` scalar or (n,). Returns (rows, cols) of the assigned pairs."""
+    ``miss_cost`` scalar or (n,). Returns (rows, cols) of the assigned pairs.
+
+    A pair costing at least the track's miss cost is never taken, so the problem splits
+    into the connected components of the graph of the other pairs; large problems are
+    solved per component (a component of one pair is taken as it is), small ones densely.
+    """
     cost = np.asarray(cost, float)
     if cost.ndim != 2:
         raise InputError(f"gnn: cost must be 2-D, got shape {cost.shape}")
     n, k = cost.shape
     if n == 0 or k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    g = np.broadcast_to(np.asarray(miss_cost, float), (n,))
-    big = 1e12 + 10.0 * (np.nansum(np.where(np.isfinite(cost), np.abs(cost), 0)) + np.abs(g).sum())
-    C = np.full((n, k + n), big)
-    C[:, :k] = np.where(np.isfinite(cost) & (cost < g[:, None]), cost, big)
-    C[np.arange(n), k + np.arange(n)] = g
-    r, c = linear_sum_assignment(C)
-    take = (c < k) & (C[r, c] < big)
-    return r[take].astype(np.int64), c[take].astype(np.int64)
+    g = np.ascontiguousarray(np.broadcast_to(np.asarray(miss_cost, float), (n,)))
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(cost) & (cost < g[:, None])
+    if n * k <= GNN_DENSE_MAX:
+        return _gnn_dense(cost, g, ok)
+    ti, dj = np.nonzero(ok)
+    if ti.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    A = csr_matrix((np.ones(ti.size, np.int8), (ti, n + dj)), shape=(n + k, n + k))
+    _, lab = connected_components(A, directed=False)
+    comp = lab[ti]
+    npair = np.bincount(comp, minlength=lab.max() + 1)
+    single = npair[comp] == 1                 # one track, one detection: take the pair
+    rows, cols = [ti[single]], [dj[single]]
+    multi = ~single
+    if multi.any():
+        cm, tm, dm = comp[multi], ti[multi], dj[multi]
+        order = np.argsort(cm, kind="stable")
+        cm, tm, dm = cm[order], tm[order], dm[order]
+        starts = np.flatnonzero(np.r_[True, cm[1:] != cm[:-1]])
+        ends = np.r_[starts[1:], cm.size]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            tr, ti_loc = np.unique(tm[a:b], return_inverse=True)
+            de, dj_loc = np.unique(dm[a:b], return_inverse=True)
+            sub_ok = np.zeros((tr.size, de.size), bool)
+            sub_ok[ti_loc, dj_loc] = True
+            r, c = _gnn_dense(cost[np.ix_(tr, de)], g[tr], sub_ok)
+            rows.append(tr[r])
+            cols.append(de[c])
+    r, c = np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+    o = np.argsort(r, kind="stable")
+    return r[o], c[o]
 
 
 def clusters(gated: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

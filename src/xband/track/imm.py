@@ -23,6 +23,10 @@ shared components (Yuan, Bar-Shalom & Tian, "Heterogeneous track-to-track fusion
 step). The **output** is in the union space of the models' components, in the order
 x y z vx vy vz [ax ay az] [ω]; there a model without a component contributes the value 0
 with zero variance, which is what CV (a = 0, ω = 0) and CT (a = ω × v, not a state) mean.
+
+Mixing (1.) and output (4.) run in one batched kernel call each (``imm_mix``,
+``imm_combine``: ext/imm.pyx, twin xband.reference.imm) over the models' states packed in
+one buffer; ``xs[j]``/``Ps[j]`` are views into it (re-packed after add, keep or JPDA).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import _kernels
 from ..errors import ConfigError, InputError
 from . import filters
 from .models import ModelSpec
@@ -217,6 +222,46 @@ class IMM(_Bank):
                 src = [ci.index(mj.common_index[a]) for a in shared]
                 own = [a for a, c in enumerate(mj.common_index) if c not in ci]
                 self._maps[i, j] = (np.array(shared), np.array(src), np.array(own))
+        # the same maps and the output positions as the kernels take them (xband.reference.imm)
+        self._dims = np.array([m.dim for m in self.models], np.int64)
+        self._mix_maps = np.full((r, r, filters.MAX_DIM), -1, np.int64)
+        for (i, j), (shared, src, _) in self._maps.items():
+            if shared.size:
+                self._mix_maps[i, j, shared] = src
+        self._pos = np.zeros((r, filters.MAX_DIM), np.int64)
+        for j, p in enumerate(self.out_pos):
+            self._pos[j, :p.size] = p
+        self._buf = None
+
+    def _unpack(self, xbuf, Pbuf, n):
+        """Per-model views (n, d_j), (n, d_j, d_j) of packed buffers (model-major)."""
+        xs, Ps, xo, po = [], [], 0, 0
+        for d in self._dims.tolist():
+            xs.append(xbuf[n * xo:n * (xo + d)].reshape(n, d))
+            Ps.append(Pbuf[n * po:n * (po + d * d)].reshape(n, d, d))
+            xo, po = xo + d, po + d * d
+        self.xs, self.Ps = xs, Ps
+        self._buf = (xbuf, Pbuf, tuple(xs + Ps))
+
+    def _packed(self):
+        """The model states as the kernels take them: one packed buffer for the states
+        and one for the covariances, ``self.xs[j]``/``self.Ps[j]`` being views into them.
+        Re-packs (one copy) when a model's array was replaced (add, keep, JPDA) or is no
+        longer a view of the buffers (e.g. after a deep copy)."""
+        b = self._buf
+        if b is not None:
+            xbuf, Pbuf, views = b
+            r = len(self.models)
+            cur = self.xs + self.Ps
+            if (len(cur) == len(views) and all(a is v for a, v in zip(cur, views))
+                    and all(a.base is xbuf for a in cur[:r])
+                    and all(a.base is Pbuf for a in cur[r:])):
+                return xbuf, Pbuf
+        n = self.n
+        xbuf = np.concatenate([np.ravel(x) for x in self.xs]).astype(np.float64, copy=False)
+        Pbuf = np.concatenate([np.ravel(P) for P in self.Ps]).astype(np.float64, copy=False)
+        self._unpack(xbuf, Pbuf, n)
+        return xbuf, Pbuf
 
     def _added(self, k):
         self.mu = np.concatenate([self.mu, np.tile(self.mu0, (k, 1))])
@@ -226,39 +271,18 @@ class IMM(_Bank):
         self.mu = self.mu[mask]
         self.cbar = self.cbar[mask]
 
-    def _as_model(self, i: int, j: int):
-        """Model i's estimates in model j's space (unbiased mixing)."""
-        if i == j:
-            return self.xs[j], self.Ps[j]
-        shared, src, own = self._maps[i, j]
-        x = self.xs[j].copy()
-        P = np.zeros_like(self.Ps[j])
-        x[:, shared] = self.xs[i][:, src]
-        P[:, shared[:, None], shared[None, :]] = self.Ps[i][:, src[:, None], src[None, :]]
-        if own.size:
-            P[:, own[:, None], own[None, :]] = self.Ps[j][:, own[:, None], own[None, :]]
-        return x, P
-
     def _predict(self, dt: float) -> None:
-        """Mix (interaction), then predict every model over dt."""
+        """Mix (interaction, one batched kernel call: xband.reference.imm.imm_mix), then
+        predict every model over dt."""
         if not self.n:
             return
-        r = len(self.models)
-        cbar = self.mu @ self.Pi                                   # (n, r)
-        w = self.Pi[None, :, :] * self.mu[:, :, None] / cbar[:, None, :]   # μ_{i|j}
-        new_x, new_P = [], []
-        for j in range(r):
-            x0 = np.zeros_like(self.xs[j])
-            conv = [self._as_model(i, j) for i in range(r)]
-            for i in range(r):
-                x0 += w[:, i, j, None] * conv[i][0]
-            P0 = np.zeros_like(self.Ps[j])
-            for i in range(r):
-                d = conv[i][0] - x0
-                P0 += w[:, i, j, None, None] * (conv[i][1] + d[:, :, None] * d[:, None, :])
-            new_x.append(np.ascontiguousarray(x0))
-            new_P.append(np.ascontiguousarray(0.5 * (P0 + np.swapaxes(P0, 1, 2))))
-        self.xs, self.Ps = new_x, new_P
+        n, r = self.n, len(self.models)
+        xbuf, Pbuf = self._packed()
+        xo, Po = np.empty_like(xbuf), np.empty_like(Pbuf)
+        cbar = np.empty((n, r))
+        _kernels.get("imm").imm_mix(xbuf, Pbuf, self._dims, self._mix_maps, self.Pi,
+                                    np.ascontiguousarray(self.mu, np.float64), xo, Po, cbar)
+        self._unpack(xo, Po, n)
         self.cbar = cbar
         self.mu = cbar.copy()              # the mode probabilities until a measurement
         for j, m in enumerate(self.models):
@@ -331,21 +355,12 @@ class IMM(_Bank):
 
     def _combine(self):
         n, D = self.n, self.dim
-        x = np.zeros((n, D))
-        emb = []
-        for j in range(len(self.models)):
-            xe = np.zeros((n, D))
-            Pe = np.zeros((n, D, D))
-            p = self.out_pos[j]
-            xe[:, p] = self.xs[j]
-            Pe[:, p[:, None], p[None, :]] = self.Ps[j]
-            emb.append((xe, Pe))
-            x += self.mu[:, j, None] * xe
-        P = np.zeros((n, D, D))
-        for j, (xe, Pe) in enumerate(emb):
-            d = xe - x
-            P += self.mu[:, j, None, None] * (Pe + d[:, :, None] * d[:, None, :])
-        return x, 0.5 * (P + np.swapaxes(P, 1, 2)), self.mu.copy()
+        x, P = np.zeros((n, D)), np.zeros((n, D, D))
+        if n:
+            xbuf, Pbuf = self._packed()
+            _kernels.get("imm").imm_combine(xbuf, Pbuf, self._dims, self._pos,
+                                            np.ascontiguousarray(self.mu, np.float64), x, P)
+        return x, P, self.mu.copy()
 
     # every method that changes the state drops the cached estimate
     def predict(self, dt: float) -> None:
