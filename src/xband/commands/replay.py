@@ -167,7 +167,7 @@ def run(args) -> int:
     print(f"  status    : {'complete' if rec.complete else 'INTERRUPTED (no end marker)'}; "
           f"{rec.integrity.summary()}")
     span = (f"{doc['t_first_s']:.3f} … {doc['t_last_s']:.3f} s" if ts else "empty")
-    print(f"  messages  : " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print("  messages  : " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
           + f"; {span}")
     th = doc.get("through")
     if th:

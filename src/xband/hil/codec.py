@@ -26,7 +26,6 @@ import zlib
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
-import numpy as np
 
 from .. import _kernels
 from ..errors import ProtocolError

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .csvio import TRUTH_COLUMNS
+from .csvio import TRUTH_COLUMNS, table_reader
 from .geodetic import Site, geodetic_to_enu, local_enu_vector_to_site
 
 __all__ = ["OPENSKY_COLUMNS", "TRAFFIC_COLUMNS", "OPENSKY_EXTRA", "TRAFFIC_EXTRA",
@@ -406,17 +406,7 @@ def read_truth(path) -> TruthTable:
     """Read a truth CSV (``t,target_id,x,y,z,vx,vy,vz``; extra columns ignored); an
     InputError names the file, line and column of a bad cell."""
     path = Path(path)
-    try:
-        f = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    with f:
-        rd = csv.DictReader(f)
-        cols = rd.fieldnames or []
-        missing = [c for c in TRUTH_COLUMNS if c not in cols]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
-                             f"(expected {','.join(TRUTH_COLUMNS)})")
+    with table_reader(path, TRUTH_COLUMNS) as (rd, cols):
         t, tid, pv = [], [], []
         for line, r in enumerate(rd, start=2):
             vals = []

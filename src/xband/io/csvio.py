@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ def _float(path, line, col, text):
         raise InputError(f"{path}:{line}: column {col!r}: not a number: {text!r}") from None
 
 
-def read_detections(path, default_sigma=None) -> list[Detections]:
-    """Read a detections CSV into one ``Detections`` per scan (rows grouped by ``t``, in
-    time order). R is diagonal from the ``sigma_*`` columns, or from ``default_sigma``
-    (range m, az rad, el rad, range-rate m/s) where the file has none."""
+@contextmanager
+def table_reader(path, required: list[str]):
+    """Open a CSV table for reading: yields (DictReader, column names); an InputError names
+    the file when it cannot be read or lacks a required column."""
     path = Path(path)
     try:
         f = path.open(newline="", encoding="utf-8")
@@ -47,10 +48,19 @@ def read_detections(path, default_sigma=None) -> list[Detections]:
     with f:
         rd = csv.DictReader(f)
         cols = rd.fieldnames or []
-        missing = [c for c in DET_COLUMNS if c not in cols]
+        missing = [c for c in required if c not in cols]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
-                             f"(expected {','.join(DET_COLUMNS)})")
+                             f"(expected {','.join(required)})")
+        yield rd, cols
+
+
+def read_detections(path, default_sigma=None) -> list[Detections]:
+    """Read a detections CSV into one ``Detections`` per scan (rows grouped by ``t``, in
+    time order). R is diagonal from the ``sigma_*`` columns, or from ``default_sigma``
+    (range m, az rad, el rad, range-rate m/s) where the file has none."""
+    path = Path(path)
+    with table_reader(path, DET_COLUMNS) as (rd, cols):
         has_sig = all(c in cols for c in DET_SIGMAS)
         if not has_sig and default_sigma is None:
             raise InputError(f"{path}: no sigma_* columns; give default measurement sigmas")
