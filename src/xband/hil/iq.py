@@ -29,6 +29,8 @@ device cannot stream, so tests use a fake device object with the same methods
 """
 from __future__ import annotations
 
+import abc
+
 from typing import Callable, Iterator
 
 import numpy as np
@@ -64,16 +66,18 @@ class CpiShape:
         return self.per_channel / self.sample_rate_hz
 
 
-class IQSource:
-    """Template of every I/Q source; see the module documentation."""
+class IQSource(abc.ABC):
+    """Template of every I/Q source; see the module documentation. A backend implements
+    ``_read_cpi`` (and, if it holds resources, ``_close``)."""
 
     def __init__(self):
         self.stats = {"cpis": 0, "samples": 0, "overflows": 0, "timestamp_gaps": 0,
                       "timeouts": 0, "dropped_cpis": 0}
         self._closed = False
 
-    def _read_cpi(self) -> Cube | None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _read_cpi(self) -> Cube | None:
+        """The next CPI from the backend, or None at its end."""
 
     def _close(self) -> None:
         pass
