@@ -1,5 +1,13 @@
-"""``xband export REC --to csv DIR`` / ``--to parquet DIR``: a recording's records as the
-CSV files of DESIGN.md, or as Parquet files with the same columns.
+"""``xband export REC --to csv DIR`` / ``--to parquet DIR`` / ``--to asterix FILE``: a
+recording's records as the CSV files of DESIGN.md, as Parquet files with the same columns, or
+as one file of ASTERIX data blocks.
+
+ASTERIX (the optional ``asterix`` extra, libasterix): detections as CAT048 target reports,
+confirmed tracks as CAT062 system tracks, in recording order, with ``--sac``/``--sic``
+(default 0/1), ``--service-id`` (1), ``--epoch`` (the UTC date-time of run time t = 0;
+default midnight, so the ASTERIX time of day is t) and ``--site LAT,LON,ALT`` (the radar's
+WGS-84 position: heights are written above its ellipsoidal height, and CAT062 gains I062/105
+latitude/longitude). The mapping tables are in docs/interchange.md.
 
 Parquet (the optional ``parquet`` extra, pyarrow): one file per table —
 ``detections``, ``tracks``, ``truth``, ``interceptor``, ``commands`` ``.parquet`` — with
@@ -14,7 +22,7 @@ from __future__ import annotations
 NAME = "export"
 ORDER = 70
 HELP = ("export a run recording to CSV or Parquet (detections, tracks, truth, interceptor, "
-        "commands)")
+        "commands) or ASTERIX (CAT048 plots, CAT062 tracks)")
 
 #: Version of the Parquet tables' layout, stored as ``xband_schema_version``.
 PARQUET_SCHEMA_VERSION = "1"
@@ -23,9 +31,24 @@ COMMAND_COLUMNS = ["t", "ax", "ay", "az", "t_go", "saturated"]
 
 def add_arguments(p) -> None:
     p.add_argument("recording", metavar="REC")
-    p.add_argument("--to", choices=("csv", "parquet"), default="csv",
-                   help="output format (parquet needs the 'parquet' extra: pyarrow)")
-    p.add_argument("output", metavar="DIR", help="directory for the files")
+    p.add_argument("--to", choices=("csv", "parquet", "asterix"), default="csv",
+                   help="output format (parquet needs the 'parquet' extra: pyarrow; asterix "
+                        "the 'asterix' extra: libasterix)")
+    p.add_argument("output", metavar="DIR|FILE",
+                   help="directory for the files (csv, parquet) or the file (asterix)")
+    g = p.add_argument_group("asterix")
+    g.add_argument("--sac", type=int, default=0, help="I0xx/010 System Area Code (default 0)")
+    g.add_argument("--sic", type=int, default=1,
+                   help="I0xx/010 System Identification Code (default 1)")
+    g.add_argument("--service-id", type=int, default=1,
+                   help="I062/015 service identification (default 1)")
+    g.add_argument("--epoch", metavar="ISO8601",
+                   help="UTC date-time (or time of day) of run time t = 0 (default: midnight, "
+                        "so the ASTERIX time of day equals t)")
+    g.add_argument("--site", metavar="LAT,LON,ALT",
+                   help="radar site (degrees, degrees, m above the WGS-84 ellipsoid): zero of "
+                        "heights, and enables I062/105 WGS-84 positions "
+                        "(write --site=-33.9,151.2,10 when LAT < 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -187,6 +210,53 @@ def _export_csv(rec, out) -> dict:
     return files
 
 
+def _asterix_options(args):
+    """The AsterixOptions of the command line (flags checked before any reading)."""
+    from ..io.asterix import AsterixOptions, parse_epoch, require_asterix
+    from ..io.geodetic import Site
+
+    require_asterix()
+    epoch_tod, _ = parse_epoch(args.epoch)
+    site = Site.parse(args.site, "--site") if args.site else None
+    return AsterixOptions(sac=args.sac, sic=args.sic, service_id=args.service_id,
+                          epoch_tod=epoch_tod, site=site)
+
+
+def _run_asterix(args, rec, opts) -> int:
+    from pathlib import Path
+
+    from ..cli import print_json
+    from ..io.asterix import export_recording, parse_epoch
+
+    out = Path(args.output)
+    if out.is_dir():
+        from ..errors import ConfigError
+        raise ConfigError(f"--to asterix writes one file; {out} is a directory "
+                          f"(give e.g. {out / 'run.ast'})")
+    if out.parent != Path(""):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    doc = export_recording(rec, out, opts)
+    doc = {"recording": str(args.recording), "format": "asterix", "complete": rec.complete,
+           "epoch": parse_epoch(args.epoch)[1], **doc}
+    if args.json:
+        print_json(doc)
+        return 0
+    print(f"xband export — {args.recording} → {out} (asterix)"
+          + ("" if rec.complete else " (recording INTERRUPTED: exported what it holds)"))
+    for cat in ("cat048", "cat062"):
+        print(f"  {cat:<12}: {doc[cat]['records']:>7} records in {doc[cat]['blocks']} blocks")
+    print(f"  bytes       : {doc['bytes']}")
+    print(f"  source      : SAC {opts.sac}, SIC {opts.sic}, service {opts.service_id}; "
+          f"t = 0 at {doc['epoch']} (time of day {opts.epoch_tod:g} s)")
+    print("  WGS-84      : " + (f"I062/105 from site {opts.site.lat_deg:g}, "
+                                f"{opts.site.lon_deg:g}, {opts.site.h_m:g} m"
+                                if opts.site else "not written (no --site)"))
+    if doc["omitted"]:
+        print("  omitted     : " + ", ".join(f"{k} {v}" for k, v in doc["omitted"].items())
+              + " (value NaN or outside the item's range)")
+    return 0
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -195,6 +265,9 @@ def run(args) -> int:
 
     if args.to == "parquet":
         _require_pyarrow()      # a missing extra is reported before reading anything
+    if args.to == "asterix":
+        opts = _asterix_options(args)
+        return _run_asterix(args, read_recording(args.recording), opts)
     rec = read_recording(args.recording)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
