@@ -87,13 +87,24 @@ def read_detections(path, default_sigma=None) -> list[Detections]:
     return out
 
 
+def _open_part(path: Path):
+    """Open ``PATH.part`` for writing (created with its parent directories); an InputError
+    names the path when it cannot be written."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tmp, tmp.open("w", newline="", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
 def write_detections(path, scans, sigmas: bool = True) -> int:
     """Write scans of Detections; returns rows written. The file is written to a temporary
     name and renamed, so it is never left half-written."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
+    tmp, f = _open_part(path)
     n = 0
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with f:
         w = csv.writer(f)
         w.writerow(DET_COLUMNS + (DET_SIGMAS if sigmas else []))
         for d in scans:
@@ -114,8 +125,7 @@ class TrackWriter:
 
     def __init__(self, path, dim: int = 6, modes: int = 1):
         self.path = Path(path)
-        self._tmp = self.path.with_name(self.path.name + ".part")
-        self._f = self._tmp.open("w", newline="", encoding="utf-8")
+        self._tmp, self._f = _open_part(self.path)
         self._w = csv.writer(self._f)
         cols = list(TRACK_COLUMNS)
         self.acc = dim >= 9
