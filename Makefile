@@ -11,7 +11,7 @@ PYTEST_FLAGS ?= --durations=15
 
 help:
 	@echo "make demo   - build xband in .venv and run the default simulated engagement"
-	@echo "make test   - build with the test and compare extras and run the whole suite"
+	@echo "make test   - build with the test, compare and fast (pyFFTW) extras and run the whole suite"
 	@echo "make bench  - run the benchmarks (cython vs numpy reference, peers) to .benchmarks/"
 	@echo "make build  - rebuild the Cython kernels in place"
 	@echo "make dist   - build an sdist and a wheel into dist/"
@@ -25,7 +25,7 @@ $(VENV)/.stamp-base: $(BIN)/python pyproject.toml setup.py $(KERNEL_SRC)
 	@touch $@
 
 $(VENV)/.stamp-test: $(VENV)/.stamp-base
-	$(PIP) install -q -e ".[test,compare]"
+	$(PIP) install -q -e ".[test,compare,fast]"
 	@touch $@
 
 build: $(BIN)/python

@@ -9,7 +9,7 @@ from scipy import stats
 from xband.detect.chain import DetectConfig, DetectionChain
 from xband.errors import ConfigError, InputError
 from xband.radar.measure import sph_of
-from xband.radar.params import RadarParams
+from xband.radar.params import C, RadarParams
 from xband.radar.scene import synthesize
 from xband.radar.sensor import IQSensor
 from xband.types import Cube
@@ -58,12 +58,18 @@ def test_folding_where_theory_says(rng):
     cube = synthesize(p2, 0.0, pos, vel, [1.0], rng, pointing=pt)
     det = DetectionChain(p2).process(cube, pt).detections
     j = np.argmax(det.snr)
-    # folded range rate in (−v_ua, v_ua], folded range R − R_ua (range referred to t)
+    # folded range rate in (−v_ua, v_ua], folded range R − R_ua (range referred to t); the
+    # LFM range–Doppler coupling is corrected with the folded rate, which leaves
+    # c·τ·(v − v_folded)/(λ·B) (estimate module doc: 9.6 m here)
+    couple = C * p.pulse_width_s / (p.wavelength_m * p.bandwidth_hz)
     assert det.range_rate[j] == pytest.approx(v - 2 * vua, abs=0.5)
-    assert det.range[j] == pytest.approx(R - Rua, abs=2.0)
-    # the unfolding window moves it back
+    assert det.range[j] == pytest.approx(R - Rua + couple * 2 * vua, abs=2.0)
+    assert couple * 2 * vua > 5.0
+    # the unfolding window moves it back, range included
     det2 = DetectionChain(p2, DetectConfig(v_min_mps=0.0)).process(cube, pt).detections
-    assert det2.range_rate[np.argmax(det2.snr)] == pytest.approx(v, abs=0.5)
+    j2 = np.argmax(det2.snr)
+    assert det2.range_rate[j2] == pytest.approx(v, abs=0.5)
+    assert det2.range[j2] == pytest.approx(R - Rua, abs=2.0)
     assert chain.v_min == -vua
 
 

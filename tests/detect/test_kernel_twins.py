@@ -64,10 +64,11 @@ def test_cluster_identical_to_reference(rng, thr):
 
 def test_cluster_connectivity():
     P = np.ones((6, 10), np.float32)
-    cells = [(0, 0), (1, 1), (2, 2),      # one diagonal component
+    cells = [(0, 0), (1, 1), (2, 2),      # one diagonal component …
              (0, 5), (0, 6),              # a second one
-             (5, 0),                      # Doppler adjacency does not wrap: a third
-             (4, 8)]
+             (5, 0),                      # … which Doppler adjacency joins across the edge
+             (3, 9), (3, 0),              # range does not wrap: not joined
+             (4, 8)]                      # … and (4, 8) joins (3, 9)
     P[1, 1] = 5.0
     idx = np.array(sorted(d * 10 + r for d, r in cells), np.int64)
     for mod in (c_clu, r_clu):
@@ -76,10 +77,39 @@ def test_cluster_connectivity():
         ce = np.zeros((n, 3))
         nc = mod.cluster_peaks(P, idx, lab, pk, sz, ce)
         assert nc == 4
-        assert list(sz[:nc]) == [3, 2, 1, 1]
+        assert list(sz[:nc]) == [4, 2, 1, 2]          # first cells 0, 5, 30, 39
         assert pk[0] == 11
+        # circular Doppler centroid around the peak (bin 1): bins 0, 1, 2 and 5 ≡ −1
+        assert ce[0, 0] == pytest.approx((0 + 5 * 1 + 2 - 1) / 8.0)
         nc0 = mod.cluster_peaks(P, idx[:0], lab[:0], pk[:0], sz[:0], ce[:0])
         assert nc0 == 0
+
+
+@pytest.mark.parametrize("M", [2, 3, 8])
+def test_cluster_doppler_edge_wraps(rng, M):
+    """A blob straddling the Doppler edge (rows M − 1 and 0) is one component with its
+    centroid next to the edge; on M = 2 rows (adjacent anyway) nothing changes."""
+    Nr = 12
+    P = rng.random((M, Nr)).astype(np.float32) + 1.0
+    P[0, 5], P[M - 1, 5], P[M - 1, 6] = 9.0, 7.0, 3.0
+    cells = sorted({0 * Nr + 5, (M - 1) * Nr + 5, (M - 1) * Nr + 6, 0 * Nr + 4})
+    idx = np.array(cells, np.int64)
+    res = []
+    for mod in (c_clu, r_clu):
+        n = idx.size
+        lab, pk, sz, ce = (np.zeros(n, np.int64), np.zeros(n, np.int64),
+                           np.zeros(n, np.int64), np.zeros((n, 3)))
+        nc = mod.cluster_peaks(P, idx, lab, pk, sz, ce)
+        assert nc == 1 and sz[0] == 4 and pk[0] == 5
+        w = P.reshape(-1)[idx].astype(float)
+        dd = np.array([0.0 if c < Nr else -1.0 for c in cells])
+        if M == 2:
+            dd = np.array([0.0 if c < Nr else 1.0 for c in cells])   # plain mean
+        exp = (w * dd).sum() / w.sum() % M
+        assert ce[0, 0] == pytest.approx(exp, rel=1e-12)
+        assert ce[0, 1] == pytest.approx((w * (idx % Nr)).sum() / w.sum(), rel=1e-12)
+        res.append(ce[:1].copy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
 
 
 c_pulse = pytest.importorskip("xband._ext.pulse")
@@ -135,3 +165,57 @@ def test_gate_dft_identical(rng, taps):
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
     e = np.empty(0, complex)
     c_pulse.gate_dft(x, hc, taps, wts, gates[:0], bins[:0], 16, e)
+
+
+# ---- OS-CFAR: the slid-histogram kernel against the selection definition of the twin ----
+def _os_both(P, geom, alpha, rank, lo=0, hi=None, cap=200000):
+    hi = P.shape[1] if hi is None else hi
+    a = _run_cfar(c_cfar, P, *geom, 3, alpha, rank, lo, hi, cap)
+    b = _run_cfar(r_cfar, P, *geom, 3, alpha, rank, lo, hi, cap)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])          # the same cell's value: exact
+    return a[0]
+
+
+@pytest.mark.parametrize("geom", [(2, 1, 8, 2), (0, 0, 3, 1), (1, 0, 4, 0), (3, 2, 5, 3),
+                                  (0, 2, 6, 0)])
+def test_os_cfar_identical_random_and_ranks(rng, geom):
+    gr, gd, tr, td = geom
+    N = (2 * (gr + tr) + 1) * (2 * (gd + td) + 1) - (2 * gr + 1) * (2 * gd + 1)
+    P = rng.exponential(1.0, (16, 160)).astype(np.float32)
+    P[3, 50] = 80.0
+    P[:, 100:108] *= 30                                   # clutter edge
+    P[7, 10:30] = 0.0                                     # zeros (blanked)
+    for rank in sorted({1, 2, N // 2, (3 * N + 3) // 4, N - 1, N}):
+        for alpha in (0.5, 2.0, 6.0):
+            _os_both(P, geom, alpha, rank, 2, 150)
+
+
+def test_os_cfar_ties_constant_and_boundaries(rng):
+    geom = (1, 1, 3, 1)
+    # ties: a few integer levels; alpha = 2 makes power == alpha·Z exactly on many cells
+    # (strict > : no crossing there), the slid counts must not round either way
+    P = rng.integers(0, 4, (12, 90)).astype(np.float32)
+    n_ties = _os_both(P, geom, 2.0, 20)
+    assert n_ties > 0
+    # powers of two: every threshold CUT/α falls exactly on a bucket edge
+    P2 = (2.0 ** rng.integers(-30, 30, (12, 90))).astype(np.float32)
+    for alpha in (1.0, 2.0, 4.0, 1.0 + 2 ** -20):
+        _os_both(P2, geom, alpha, 18)
+    # constant map: Z = c everywhere; α < 1 declares every tested cell, α ≥ 1 none
+    C = np.full((12, 90), 3.0, np.float32)
+    assert _os_both(C, geom, 0.999, 10) == 12 * (90 - 8)
+    assert _os_both(C, geom, 1.0, 10) == 0
+    # denormal, tiny and huge values, and −0.0
+    P3 = rng.exponential(1.0, (12, 90)).astype(np.float32)
+    P3[2, ::3] = 1e-42
+    P3[5, ::4] = 3e38
+    P3[8, ::5] = -0.0
+    for rank in (1, 10, 30):
+        _os_both(P3, geom, 1.5, rank)
+    # the range edges and window limits of the tested gates; alpha ≤ 0 (exact path)
+    _os_both(P3, geom, 1.5, 10, lo=0, hi=5)               # window wider than [0, 5)
+    _os_both(P3, geom, 1.5, 10, lo=4, hi=5)
+    _os_both(P3, geom, 1.5, 10, lo=80, hi=90)
+    _os_both(P3, geom, 0.0, 10)

@@ -13,7 +13,10 @@ Kassam, IEEE T-AES 24(4), 1988; Rohling, IEEE T-AES 19(4), 1983; Richards §7.3�
 
 The window geometry, the halves of GO/SO and the edge policy (Doppler circular, range
 cells whose window leaves the map are not tested) are documented in
-``xband.reference.cfar``; the kernel is ``xband._ext.cfar.cfar_2d``.
+``xband.reference.cfar``; the kernel is ``xband._ext.cfar.cfar_2d`` (CA/GO/SO by running
+sums, O(1) per cell; OS by a histogram of quantised levels slid along range, O(T_d + G_d)
+per cell, exact selection only where a crossing is possible — identical to the
+definition; docs/detection.md).
 """
 from __future__ import annotations
 

@@ -10,8 +10,10 @@ and detection) and a single-bin DFT give the same numbers as the full chain woul
 
 Reported measurement (``Detections``; t = the CPI's start time ``cube.t``):
 
-* range: c·(n + δ)/(2 fs) at the CPI's centre, referred to t with the measured range rate
-  (R(t) = R̂ − ṙ·(P−1)/(2 PRF)), which removes the range walk during the CPI;
+* range: c·(n + δ)/(2 fs) at the CPI's centre less the LFM range–Doppler coupling
+  ΔR = c·τ·ṙ/(λ·B) of the measured range rate (xband.detect.estimate; 0 for Barker-13, and
+  its variance term (c·τ/(λ·B))²·σ_ṙ² is added), referred to t with the measured range
+  rate (R(t) = R̂ − ṙ·(P−1)/(2 PRF)), which removes the range walk during the CPI;
 * range_rate: −λ f/2, f = (k − M/2 + δ)·PRF/M, folded into [v_min, v_min + 2 v_ua)
   (``DetectConfig.v_min_mps``; default −v_ua, i.e. (−v_ua, v_ua]);
 * az, el: boresight + monopulse offsets (NaN without difference channels);
@@ -42,7 +44,7 @@ from . import estimate
 from .cfar import CFAR
 from .compress import PulseCompressor
 from .doppler import MTI_TAPS, DopplerProcessor, mti
-from .fft import Backward2D, FFTPlan
+from .fft import Backward2D, BlockMap, FFTPlan, backend
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class ChainOutput:
     """What one CPI produced: the detections and, for plots and tests, the internals."""
 
     detections: Detections
-    power: np.ndarray                      # float32 [doppler, range] sum-channel map
+    power: np.ndarray                      # float32 [doppler, range] sum-channel map;
+                                           # 0 outside columns [col_lo, col_hi) (never read)
     noise: float                           # median CFAR noise estimate (map units)
     extra: dict = field(default_factory=dict)
 
@@ -119,6 +122,10 @@ class DetectionChain:
         self.gate_m = D * C / (2.0 * params.sample_rate_hz)        # per decimated gate
         self.vbin = params.wavelength_m * params.prf_hz / (2.0 * self.M)
         self.t_mid = (P - 1) / (2.0 * params.prf_hz)
+        # LFM range–Doppler coupling (xband.detect.estimate, module doc): the compressed
+        # peak reads ΔR = c·τ·ṙ/(λ·B) off the true range; 0 for a phase code
+        self.couple = (C * params.pulse_width_s / (params.wavelength_m * params.bandwidth_hz)
+                       if params.waveform == "lfm" else 0.0)
         self._w32 = self.dop.real_weights.astype(np.float32)
         self._hc = np.conj(self.comp.h).astype(np.complex128)
         self._taps = np.ascontiguousarray(MTI_TAPS[config.mti_order], dtype=np.float64)
@@ -129,27 +136,94 @@ class DetectionChain:
         # (1/D for the shorter transform × its own 1/Nd, which the 2-D plan does not apply)
         H, h2 = self.comp.H.astype(np.complex128), self.Nd // 2
         self._Hd = (np.concatenate([H[:h2], H[Ns - (self.Nd - h2):]]) / Ns).astype(np.complex64)
-        self._fwd = FFTPlan((P, Ns), axis=1)
-        # range IFFT + Doppler FFT as one 2-D backward FFT (pulses reversed modulo M)
-        self._rd = Backward2D((self.M, self.Nd))
+        # the map columns the detector reads: the tested gates ± the CFAR window (+1 for
+        # the interpolation's neighbours); the Doppler FFT and |·|² skip the others
+        wr = self.cfar.guard_r + self.cfar.train_r + 1
+        self.col_lo, self.col_hi = max(0, self.gate_lo - wr), min(self.Nd, self.gate_hi + wr)
+        if backend() == "pyfftw":
+            self._blk = BlockMap(self.M, Ns, self.Nd, self.n_mti, self._taps.size,
+                                 self.col_lo, self.col_hi)
+            self._rd = self._blk.rd
+            self.col_lo, self.col_hi = self._blk.c_lo, self._blk.c_hi
+            self._fwd = None
+        else:
+            self._blk = None
+            self._fwd = FFTPlan((P, Ns), axis=1)
+            # range IFFT + Doppler FFT as one 2-D backward FFT (pulses reversed modulo M)
+            self._rd = Backward2D((self.M, self.Nd))
 
     # -------------------------------------------------------------- stages
-    def range_doppler(self, x: np.ndarray) -> np.ndarray:
-        """Sum channel [P, Ns] → complex range-Doppler map [M, Ns].
+    def range_doppler(self, x: np.ndarray, full: bool = True) -> np.ndarray:
+        """Sum channel [P, Ns] → complex range-Doppler map [M, Nd], a view of a plan
+        buffer (rows padded) valid until the next call.
 
-        Fused: range FFT → (MTI across pulses, which commutes with the range filter) →
-        one pass multiplying by the matched filter H[k] and the Doppler window with its
-        fftshift sign w[p], writing the pulses reversed modulo M (zero-padded to M) →
-        one 2-D backward FFT = range IFFT and Doppler FFT along pulses together."""
-        Xf = self._fwd(x)
-        if self.config.mti_order:
-            Xf = np.ascontiguousarray(mti(Xf, self.config.mti_order, axis=0))
-        buf = self._rd.buf
-        if self.n_mti < self.M:                 # the padding rows 1 … M − n_mti
-            buf[1:self.M - self.n_mti + 1] = 0
-        _kernels.get("pulse").spectrum_weight(Xf, self._Hd, self._w32, buf)
-        return self._rd.execute()   # a view of a plan buffer (rows padded), valid until
-                                    # the next call
+        Per block of a few pulses (``fft.BLOCK_SAMPLES``), in cache (pyFFTW): range FFT →
+        (MTI across pulses, which commutes with the range filter) → one pass multiplying
+        the Nd kept bins by the matched filter H[k] and the Doppler window with its
+        fftshift sign w[p] (``rdmap.weight_block``) → range IFFT straight into the block's
+        map rows, pulses reversed modulo M (zero rows pad to M); then the backward FFT
+        along the columns, which over reversed pulses is the forward Doppler FFT. No
+        cube-sized temporary: a block's spectra stay in cache and the map is written once.
+        Bit-identical to the whole-cube path (the same FFTW codelets per row and column).
+        ``full=False`` (the chain's own call) transforms only columns [col_lo, col_hi),
+        the gates the detector reads; the others stay range-compressed, not
+        Doppler-processed.
+
+        scipy.fft fallback: range FFT of the whole pulse block, MTI, ``pulse.spectrum_weight``
+        and one 2-D backward FFT (the same equations)."""
+        P, Ns = self.params.pulses_per_cpi, self.params.samples_per_pri
+        if np.shape(x) != (P, Ns):
+            raise InputError(f"range_doppler: expected the sum channel [{P}, {Ns}], got "
+                             f"shape {np.shape(x)}")
+        blk = self._blk
+        if blk is None:
+            Xf = self._fwd(x)
+            if self.config.mti_order:
+                Xf = np.ascontiguousarray(mti(Xf, self.config.mti_order, axis=0))
+            buf = self._rd.buf
+            if self.n_mti < self.M:                 # the padding rows 1 … M − n_mti
+                buf[1:self.M - self.n_mti + 1] = 0
+            _kernels.get("pulse").spectrum_weight(Xf, self._Hd, self._w32, buf)
+            return self._rd.execute()
+        self._rows(x)
+        (self._rd.cols if full else blk.cols_part).execute()
+        return self._rd.out
+
+    def _rows(self, x: np.ndarray) -> None:
+        """The block-wise row passes of ``range_doppler`` (pyFFTW): every map row
+        range-compressed, not yet Doppler-processed."""
+        blk = self._blk
+        if self.n_mti < self.M:                     # the padding rows 1 … M − n_mti
+            self._rd.out_full[blk.pad_rows] = 0
+        weight = _kernels.get("rdmap").weight_block
+        Hd, taps, w = self._Hd, self._taps, self._w32
+        for j0, j1, inp, fwd, spec, ws, rev, wbuf, inv in blk.segments:
+            np.copyto(inp, x[j0:j1])
+            fwd.execute()
+            weight(spec, Hd, taps, w[ws], rev, wbuf)
+            inv.execute()
+
+    def power_map(self, x: np.ndarray) -> np.ndarray:
+        """Sum channel [P, Ns] → |range-Doppler map|² (float32 [M, Nd], a new array) on
+        the columns the detector reads, [col_lo, col_hi); 0 elsewhere. pyFFTW: the row
+        passes, then per cache-sized block of columns its Doppler FFT and square law
+        (``rdmap.square_law_cols``) while the block is in cache."""
+        power = np.empty((self.M, self.Nd), np.float32)
+        power[:, :self.col_lo] = 0
+        power[:, self.col_hi:] = 0
+        sq = _kernels.get("rdmap").square_law_cols
+        if self._blk is None:
+            self.range_doppler(x)
+            sq(self._rd.out_full, self.col_lo, self.col_hi, power)
+            return power
+        if np.shape(x) != (self.params.pulses_per_cpi, self.params.samples_per_pri):
+            self.range_doppler(x)                   # raises the InputError
+        self._rows(x)
+        out = self._rd.out_full
+        for c0, c1, plan in self._blk.col_blocks:
+            plan.execute()
+            sq(out, c0, c1, power)
+        return power
 
     def _sidelobes(self, d, r, pw) -> np.ndarray:
         """Mask of clusters explained as sidelobes of a stronger one: within the pulse's
@@ -192,9 +266,7 @@ class DetectionChain:
         ch = list(cube.channels)
         if "sum" not in ch:
             raise InputError(f"detect: cube channels {cube.channels} lack 'sum'")
-        self.range_doppler(cube.data[ch.index("sum")])
-        power = np.empty((self.M, self.Nd), np.float32)    # from the padded rows directly
-        _kernels.get("pulse").square_law(self._rd.out_full, power)
+        power = self.power_map(cube.data[ch.index("sum")])
         idx, Z = self.cfar.detect(power, self.gate_lo, self.gate_hi)
         n = idx.size
         label = np.empty(n, np.int64)
@@ -220,10 +292,10 @@ class DetectionChain:
         f = (d + dd - M / 2) * p.prf_hz / M
         rr = -0.5 * p.wavelength_m * f
         rr = self.v_min + np.mod(rr - self.v_min, 2.0 * p.unambiguous_velocity_mps)
-        rng_mid = (r + dr) * self.gate_m
+        rng_mid = (r + dr) * self.gate_m - self.couple * rr
         rng_t = rng_mid - rr * self.t_mid
-        var_r = (self.kr / snr + self.br) * self.gate_m ** 2
         var_v = (self.kd / snr + self.bd) * self.vbin ** 2
+        var_r = (self.kr / snr + self.br) * self.gate_m ** 2 + self.couple ** 2 * var_v
         k = d.size
         az = np.full(k, np.nan)
         el = np.full(k, np.nan)

@@ -23,6 +23,19 @@ Monopulse (see xband.radar.antenna): θ̂ = θ₃ · Re(Δ/Σ) / k_m, and to fir
     var θ̂ = θ₃² (1 + k_m² u²) / (2 k_m² · SNR),    u = θ̂/θ₃.
 
 Range, angles and range rate are taken as uncorrelated: R = diag(σ_R², σ_az², σ_el², σ_ṙ²).
+
+Range–Doppler coupling (LFM). The echo of a target with Doppler f_d carries e^{j2π f_d u}
+within the pulse (u from its start). For the up-chirp s(u) = e^{jπk(u − τ/2)²}, k = B/τ,
+
+    s(u)·e^{j2π f_d u} = e^{jπk(u − τ/2 + f_d/k)²} · const = s(u + f_d/k) · const
+
+inside the envelope: the echo looks like the chirp *advanced* by f_d/k, so its compressed
+peak comes Δt = −f_d·τ/B early, and the range reads ΔR = c·Δt/2 = c·τ·ṙ/(λ·B) off
+(f_d = −2ṙ/λ: a closing target, ṙ < 0, reads short). ``coupling_range_m`` is that ΔR;
+the estimate is R̂ = R_measured − ΔR(ṙ̂) with the measured (folded) range rate, and its
+variance gains (c·τ/(λ·B))²·σ_ṙ². A phase code (Barker-13) has no such ridge: ΔR = 0.
+The correction is right when the range rate is unambiguous; a target beyond ±v_ua is
+corrected with its folded range rate (an error of c·τ·2v_ua·n/(λ·B) for n folds).
 """
 from __future__ import annotations
 
@@ -32,6 +45,21 @@ from ..radar import waveform
 from .doppler import mti_matrix
 
 MUS = np.linspace(-0.5, 0.5, 41)
+
+
+def coupling_m_per_mps(params) -> float:
+    """dΔR/dṙ = c·τ/(λ·B) for the up-chirp LFM (range read off per m/s of range rate),
+    0 for Barker-13 (see the module doc)."""
+    if params.waveform != "lfm":
+        return 0.0
+    from ..radar.params import C
+    return C * params.pulse_width_s / (params.wavelength_m * params.bandwidth_hz)
+
+
+def coupling_range_m(params, range_rate):
+    """ΔR = c·τ·ṙ/(λ·B): how far an LFM echo's compressed peak reads off the true range
+    (negative: short, for a closing target). Subtract it from the measured range."""
+    return coupling_m_per_mps(params) * np.asarray(range_rate, dtype=np.float64)
 
 
 def log_parabola(ym, y0, yp):
@@ -155,7 +183,6 @@ def range_psl(params, h, D: int = 1) -> float:
 def doppler_psl(n_pulses: int, order: int, w: np.ndarray, M: int) -> float:
     """Peak Doppler sidelobe of the MTI + window + DFT (max over fractional bins)."""
     D = mti_matrix(n_pulses, order)
-    p = np.arange(D.shape[0])
     k0 = M // 4
     worst = 0.0
     for mu in (0.0, 0.25, 0.5):

@@ -122,3 +122,67 @@ class Backward2D:
         self.out_full = self.out = sfft.ifft2(self.buf, norm="forward", workers=1,
                                               overwrite_x=True)
         return self.out
+
+
+#: Samples (pulses × Ns) per block of the block-wise map: a block's input, spectra and
+#: weighted rows (≈ 3 · 32768 · 8 bytes = 768 kB: 8 pulses of 4096 samples, 4 of 8192) stay
+#: in the L2 cache between the passes (4–8 pulses of 4096 were fastest here, 2 and 32 slower).
+BLOCK_SAMPLES = 32768
+
+
+class BlockMap:
+    """pyFFTW plans of the chain's block-wise range-Doppler map (see
+    ``xband.detect.chain.DetectionChain.range_doppler``): the (M, N) map buffer of
+    ``Backward2D`` (rows padded), and per block of pulses a forward range FFT of its
+    ``n_in`` input rows (``inp`` → ``spec``, out of place, sized for the cache), and a
+    backward range FFT of its weighted rows (``wbuf``) written straight into the map rows
+    that block owns; then the Doppler (column) FFT in place, over all columns
+    (``rd.cols``), only over [c_lo, c_hi) (``cols_part``), or over the same columns in
+    cache-sized blocks (``col_blocks``, for the chain's FFT + square law per block).
+
+    ``segments``: per block (first input pulse j0, end of its input pulses, input view,
+    forward plan, spectra view, slice of its output pulses, reversed?, weighted-rows view,
+    backward plan); output pulse j goes to map row (M − j) mod M, so a block's rows are
+    contiguous and reversed (row 0: pulse 0, a block of its own)."""
+
+    def __init__(self, M: int, Ns: int, N: int, n_out: int, T: int, c_lo: int, c_hi: int,
+                 block: int | None = None):
+        self.rd = Backward2D((M, N))             # its map buffer and full column plan
+        self.M, self.N, self.n_out, self.T = M, N, n_out, T
+        b = max(1, min(block or BLOCK_SAMPLES // Ns, n_out))
+        self.block = b
+        self.inp = pyfftw.empty_aligned((b + T - 1, Ns), "complex64")
+        self.spec = pyfftw.empty_aligned((b + T - 1, Ns), "complex64")
+        self.wbuf = pyfftw.empty_aligned((b, N), "complex64")
+        fl = (_planner(),)
+        self.fwd = {}
+        self.segments = []
+        out = self.rd.out_full
+        for j0, nb in [(0, 1)] + [(j, min(b, n_out - j)) for j in range(1, n_out, b)]:
+            r = nb + T - 1
+            if r not in self.fwd:
+                self.fwd[r] = pyfftw.FFTW(self.inp[:r], self.spec[:r], axes=(1,),
+                                          direction="FFTW_FORWARD", flags=fl, threads=1)
+            row0 = 0 if j0 == 0 else M - j0 - nb + 1
+            inv = pyfftw.FFTW(self.wbuf[:nb], out[row0:row0 + nb, :N], axes=(1,),
+                              direction="FFTW_BACKWARD", flags=fl, threads=1)
+            self.segments.append((j0, j0 + r, self.inp[:r], self.fwd[r], self.spec[:r],
+                                  slice(j0, j0 + nb), j0 != 0, self.wbuf[:nb], inv))
+        # rows of no pulse (zero padding to M): 1 … M − n_out
+        self.pad_rows = slice(1, M - n_out + 1)
+        # Doppler FFT over the needed columns only, widened to SIMD-aligned bounds
+        a = max(1, pyfftw.simd_alignment // 8)
+        self.c_lo, self.c_hi = (c_lo // a) * a, min(N, -(-c_hi // a) * a)
+        view = out[:, self.c_lo:self.c_hi]
+        self.cols_part = pyfftw.FFTW(view, view, axes=(0,), direction="FFTW_BACKWARD",
+                                     flags=fl, threads=1)
+        # the same columns in blocks of ≈ BLOCK_SAMPLES cells (aligned widths), each
+        # squared right after its FFT while in cache: (c0, c1, plan)
+        w = max(a, (BLOCK_SAMPLES // M) // a * a)
+        self.col_blocks = []
+        for c0 in range(self.c_lo, self.c_hi, w):
+            c1 = min(self.c_hi, c0 + w)
+            v = out[:, c0:c1]
+            self.col_blocks.append((c0, c1, pyfftw.FFTW(v, v, axes=(0,),
+                                                        direction="FFTW_BACKWARD",
+                                                        flags=fl, threads=1)))

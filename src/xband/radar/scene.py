@@ -1,14 +1,23 @@
 """Scene → I/Q: one CPI of a pulse-Doppler radar as a ``Cube`` (complex64 [channel, pulse,
 sample]).
 
-Model (stop-and-hop; DESIGN.md's signal convention). Pulse q is transmitted at
-t_q = t + q/PRF. A point target at range R_q = |p + v·(t_q − t)| returns, in every
-receiver channel c,
+Model (DESIGN.md's signal convention; no stop-and-hop within the pulse). Pulse q is
+transmitted at t_q = t + q/PRF; a point target at R(τ) = |p + v·τ| (τ from t) reflects its
+leading edge at t_r, c·(t_r − t_q) = R(t_r) =: R_q, with range rate ṙ_q. A sample received
+u seconds after that edge's echo (t' = t_q + 2R_q/c + u) was reflected at range
+R_q + ṙ_q·u·c/(c + ṙ_q), so in every receiver channel c
 
-    y_c(t') = a · g_c(θ) · ξ · s(t' − t_q − 2R_q/c) · exp(−j 4π R_q / λ)
+    y_c(t') = a · g_c(θ) · ξ · s(u) · exp(−j 4π R_q / λ) · exp(j 2π f_d u),
+    f_d = −(2ṙ_q/λ)·c/(c + ṙ_q),
 
-with s the waveform (evaluated in continuous time, so the delay is fractional-sample
-exact), g_c the two-way monopulse voltage pattern (:mod:`xband.radar.antenna`), a the
+i.e. the transmitted waveform delayed by 2R/c with the carrier phase −4πR/λ of the range
+at each fast-time sample. Pulse to pulse this is the Doppler phase and the range walk
+(R_q moves with q); within the pulse the Doppler progression, which for an LFM shifts the
+compressed peak (range–Doppler coupling, docs/detection.md). Neglected: the envelope's
+time scaling by (c − ṙ)/(c + ṙ) (a delay drift of 2|ṙ|τ/c across the pulse: 0.67 ns
+for 1 km/s and 100 µs, 1/40 of a sample at 40 MHz) and the range acceleration within
+one pulse. s is the waveform (band-limited, so the delay is fractional-sample exact),
+g_c the two-way monopulse voltage pattern (:mod:`xband.radar.antenna`), a the
 amplitude from the radar equation and ξ the Swerling fluctuation (0: 1; 1: complex
 Gaussian, one draw per CPI; 3: χ²₄ power, one draw per CPI; 2 and 4: the same per pulse).
 The echo of pulse q lands in whichever PRI and sample its delay puts it: targets beyond the
@@ -84,12 +93,43 @@ def echo_amplitude(params: RadarParams, range_m, rcs_m2) -> np.ndarray:
     return np.sqrt(snr_pulse / params.pulse_samples)
 
 
+def _reflection(pos, vel, tq):
+    """Reflection of the leading edge of pulses transmitted at ``tq`` (s after t): the
+    time t_r with c·(t_r − t_q) = R(t_r), R(t) = |p + v t| (two fixed-point steps: the
+    error is of order (ṙ/c)²·R); returns (position, range, range rate) at t_r."""
+    tr = tq.copy()
+    for _ in range(3):
+        pk = pos + vel * tr[:, None]
+        R = np.linalg.norm(pk, axis=1)
+        tr = tq + R / C
+    pk = pos + vel * tr[:, None]
+    R = np.linalg.norm(pk, axis=1)
+    return pk, R, (pk @ vel) / np.maximum(R, 1e-9)
+
+
+def _phase_ramp(nu, x0, n):
+    """exp(j2π ν_i (x0_i + j)), j = 0 … n − 1, per row i: complex (k, n), by a cumulative
+    product (one complex multiply per sample instead of an exponential; the rounding grows
+    like n·ε)."""
+    r = np.empty((nu.size, n), complex)
+    r[:, 0] = np.exp((2j * np.pi) * nu * x0)
+    r[:, 1:] = np.exp((2j * np.pi) * nu)[:, None]
+    return np.cumprod(r, axis=1, out=r)
+
+
 def add_targets(data: np.ndarray, params: RadarParams, t: float, pos, vel, rcs,
                 pointing, swerling: int, rng) -> None:
-    """Add the echoes of point targets to ``data`` (channels, P, Ns) in place."""
+    """Add the echoes of point targets to ``data`` (channels, P, Ns) in place.
+
+    Per pulse q and target: the leading edge reflects at t_r (``_reflection``), range R_q,
+    range rate ṙ_q; the echo starts 2R_q/c after t_q (fractional-sample exact, band-limited:
+    ``waveform.delayed``) and carries the carrier phase −4πR(t_r(u))/λ of every fast-time
+    instant u after its start, R = R_q + ṙ_q·u·c/(c + ṙ_q): the starting phase −4πR_q/λ
+    and, *within* the pulse, the Doppler progression e^{j2π f_d u}, f_d = −2ṙ_q/λ ·
+    c/(c + ṙ_q) (no stop-and-hop inside the pulse; for an LFM this gives the
+    range–Doppler coupling of docs/detection.md)."""
     pos, vel, rcs = _check_targets(pos, vel, rcs)
     nch, P, Ns = data.shape
-    L = params.pulse_samples
     fs, prf, lam = params.sample_rate_hz, params.prf_hz, params.wavelength_m
     xi = _fluctuation(swerling, pos.shape[0], P, rng)
     nfft, lead = waveform.delay_grid(params)
@@ -103,8 +143,7 @@ def add_targets(data: np.ndarray, params: RadarParams, t: float, pos, vel, rcs,
                 continue
             q = p_rx - m                                     # transmitting pulse
             tq = q / prf                                     # relative to t
-            pk = pos[k] + vel[k] * tq[:, None]
-            R = np.linalg.norm(pk, axis=1)                   # range at each transmission
+            pk, R, rdot = _reflection(pos[k], vel[k], tq)
             start = (2.0 * R / C - m / prf) * fs             # echo start in PRI p (samples)
             n0 = np.floor(start)
             n = n0[:, None].astype(np.int64) + win           # (P, nfft)
@@ -112,8 +151,12 @@ def add_targets(data: np.ndarray, params: RadarParams, t: float, pos, vel, rcs,
             rows = np.flatnonzero(ok.any(axis=1))            # pulses this echo reaches
             if rows.size == 0:
                 continue
-            n, ok, pk, R, q = n[rows], ok[rows], pk[rows], R[rows], q[rows]
-            s = waveform.delayed(params, start[rows] - n0[rows])   # band-limited delay
+            n, ok, pk, R, rdot, q = n[rows], ok[rows], pk[rows], R[rows], rdot[rows], q[rows]
+            mu = start[rows] - n0[rows]
+            s = waveform.delayed(params, mu)                 # band-limited delay
+            # intra-pulse Doppler: e^{j2π (f_d/fs)(j − lead − μ)} on the local grid
+            nu = (-2.0 / lam) * rdot * (C / (C + rdot)) / fs  # cycles per sample
+            s *= _phase_ramp(nu, -lead - mu, nfft)
             az = np.arctan2(pk[:, 0], pk[:, 1])
             el = np.arctan2(pk[:, 2], np.hypot(pk[:, 0], pk[:, 1]))
             th_az, th_el = antenna.off_boresight(params, az, el, pointing)

@@ -1,0 +1,47 @@
+"""Block-wise range-Doppler map passes of the detection chain (numpy twin of ext/rdmap.pyx).
+
+The chain (xband.detect.chain.DetectionChain.range_doppler) forms the map one block of a
+few pulses at a time, so that a block's range spectra, weighted spectra and compressed
+pulses stay in cache: range FFT of the block → ``weight_block`` → range IFFT into the rows
+of the map; then the Doppler FFT along the columns it needs and ``square_law_cols``.
+
+* ``weight_block(F, H, taps, w, reverse, out)``: F complex64 [nb + T − 1, Ns] range spectra
+  of consecutive pulses (T = len(taps), the MTI canceller; taps = [1.0] for none), out
+  complex64 [nb, Nd]:
+      y[i, k]  = Σ_t taps[t] · F[i + T − 1 − t, k]     (T > 1: in double, left to right
+                                                          from t = T − 1, rounded once to
+                                                          complex64, as doppler.mti; T = 1:
+                                                          y = F exactly)
+      out[i', j] = y[i, k(j)] · (H[j] · w[i])          (complex64 arithmetic)
+  with k(j) = j for j < Nd/2, j + Ns − Nd otherwise (the Nd lowest frequencies) and
+  i' = nb − 1 − i if ``reverse`` else i. Per pulse this is exactly
+  xband.reference.pulse.spectrum_weight (same float32 operations), block by block.
+* ``square_law_cols(X, c_lo, c_hi, out)``: out[:, c] = |X[:, c]|² (float32) for
+  c_lo ≤ c < c_hi, the other columns untouched (the chain squares each block of columns
+  right after its Doppler FFT, while it is in cache); X may be wider than out (padded
+  rows).
+"""
+import numpy as np
+
+
+def weight_block(F, H, taps, w, reverse, out):
+    nb, Nd = out.shape
+    Ns = F.shape[1]
+    T = taps.shape[0]
+    k = np.arange(Nd)
+    k = np.where(k < Nd // 2, k, k + Ns - Nd)
+    if T == 1:
+        y = F[:nb, k]
+    else:
+        y = taps[T - 1] * F[:nb, k].astype(np.complex128)
+        for t in range(T - 2, -1, -1):
+            y = y + taps[t] * F[T - 1 - t:T - 1 - t + nb, k].astype(np.complex128)
+        y = y.astype(np.complex64)
+    res = y * (w[:nb, None] * H[None, :])
+    out[...] = res[::-1] if reverse else res
+
+
+def square_law_cols(X, c_lo, c_hi, out):
+    Xc = X[:out.shape[0], c_lo:c_hi]
+    out[:, c_lo:c_hi] = (Xc.real.astype(np.float64) ** 2
+                         + Xc.imag.astype(np.float64) ** 2).astype(np.float32)
