@@ -189,3 +189,153 @@ def test_callable_source_and_sigmf_replay(tmp_path):
     assert len(back) == 3
     for a, b in zip(cubes, back):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+# ------------------------------------------------------------------ PlutoSDR (pyadi-iio)
+def fake_adi(n_cpis: int = 3, overflow_on=(), nch: int = 1):
+    """A pyadi-iio-like module: ``Pluto(uri)`` with the attributes xband sets, ``rx()``
+    returning ADC codes (complex, ±2048 full scale) of ``tone`` — a single array for one
+    channel, a list for two, as pyadi-iio does — ``tx()`` recording what it sends, and
+    the AXI ADC status register behind ``_rxadc`` (overflow bit 2 set on the reads in
+    ``overflow_on``, write-1-to-clear)."""
+
+    class RxAdc:
+        def __init__(self):
+            self.reg, self.writes = 0, []
+
+        def reg_read(self, addr):
+            assert addr == 0x80000088
+            return self.reg
+
+        def reg_write(self, addr, v):
+            self.writes.append((addr, v))
+            self.reg &= ~v
+
+    class Pluto:
+        def __init__(self, uri):
+            self.uri, self.k, self.sent, self.destroyed = uri, 0, [], []
+            self._rxadc = RxAdc()
+            self.rx_lo = 0
+
+        def rx(self):
+            if self.k >= n_cpis:
+                raise TimeoutError("[Errno 110] Connection timed out")
+            n = self.rx_buffer_size
+            x = tone(self.k * n, n, nch).astype(np.complex128) * 2048.0
+            if self.k in overflow_on:
+                self._rxadc.reg |= 0x4
+            self.k += 1
+            return x[0] if nch == 1 else [x[c] for c in range(nch)]
+
+        def tx(self, x):
+            self.sent.append((np.array(x), self.tx_cyclic_buffer))
+
+        def tx_destroy_buffer(self):
+            self.destroyed.append("tx")
+
+        def rx_destroy_buffer(self):
+            self.destroyed.append("rx")
+
+    return types.SimpleNamespace(Pluto=Pluto)
+
+
+def test_pluto_configures_receives_cpis_and_counts_overflows():
+    from xband.hil.iq import PlutoSource
+
+    shape = CpiShape(channels=("sum", "daz"), pulses=4, samples=100, sample_rate_hz=1e6)
+    clock = iter(range(0, 10**10, 10**6)).__next__          # 1 ms per call
+    src = PlutoSource("usb:1.2.5", shape, center_hz=2.4e9, adi=fake_adi(4, (1,), nch=2),
+                      clock=clock)
+    d = src.dev
+    assert (d.uri, d.rx_lo, d.sample_rate, d.rx_rf_bandwidth) == ("usb:1.2.5", 2_400_000_000,
+                                                                  1_000_000, 1_000_000)
+    assert d.rx_enabled_channels == [0, 1] and d.rx_buffer_size == 400
+    assert d.gain_control_mode_chan0 == d.gain_control_mode_chan1 == "slow_attack"
+    with src:
+        cubes = list(src)
+    assert src.stats["overflows"] == 1 and src.stats["dropped_cpis"] == 1
+    assert src.stats["cpis"] == len(cubes) == 3 and src.stats["timeouts"] == 1
+    assert d._rxadc.writes == [(0x80000088, 0x4)]             # cleared once
+    for c, k in zip(cubes, (0, 2, 3)):                        # CPI 1 overflowed: dropped
+        assert c.data.shape == (2, 4, 100) and c.data.dtype == np.complex64
+        np.testing.assert_allclose(c.data.reshape(2, -1), tone(400 * k, 400, 2))   # scaled
+    ts = [c.t for c in cubes]
+    assert ts == sorted(ts) and ts[0] > 0                     # host time at return
+    assert d.destroyed == ["rx"]
+
+
+def test_pluto_manual_gain_and_cyclic_pulse_train():
+    from xband.hil.iq import PlutoSource
+
+    shape = CpiShape(pulses=4, samples=100, sample_rate_hz=2e6)
+    src = PlutoSource("ip:192.168.2.1", shape, center_hz=1e9, gain_db=35,
+                      rf_bandwidth_hz=1.5e6, adi=fake_adi())
+    d = src.dev
+    assert d.gain_control_mode_chan0 == "manual" and d.rx_hardwaregain_chan0 == 35.0
+    assert d.rx_rf_bandwidth == 1_500_000
+    pulse = np.zeros(200, complex)
+    pulse[:20] = np.exp(1j * np.linspace(0, 6, 20))
+    assert src.transmit(pulse, attenuation_db=10) == 200
+    x, cyclic = d.sent[0]
+    assert cyclic and d.tx_lo == 1_000_000_000 and d.tx_hardwaregain_chan0 == -10.0
+    np.testing.assert_allclose(x, pulse * 2**14)
+    src.transmit(pulse, cyclic=False)                         # replaces the cyclic buffer
+    assert d.destroyed == ["tx"] and d.sent[1][1] is False
+    with pytest.raises(Exception, match="full scale"):
+        src.transmit(pulse * 2)
+    src.close()
+
+
+def test_pluto_errors_name_the_fix(monkeypatch):
+    import builtins
+    import sys
+
+    from xband.hil.iq import PlutoSource
+
+    shape = CpiShape(pulses=4, samples=100)
+    monkeypatch.delitem(sys.modules, "adi", raising=False)
+    real = builtins.__import__
+
+    def importer(exc):
+        def imp(name, *a, **k):
+            if name == "adi":
+                raise exc
+            return real(name, *a, **k)
+        return imp
+
+    e = ImportError("No module named 'adi'")
+    e.name = "adi"
+    monkeypatch.setattr(builtins, "__import__", importer(e))
+    with pytest.raises(HardwareError, match="pip install pyadi-iio"):
+        PlutoSource("ip:192.168.2.1", shape, center_hz=1e9)
+    # the documented trap: the libiio binding does not match the system library
+    monkeypatch.setattr(builtins, "__import__",
+                        importer(OSError("libiio.so.1: cannot open shared object file")))
+    with pytest.raises(HardwareError, match="iio_info -V.*pylibiio"):
+        PlutoSource("ip:192.168.2.1", shape, center_hz=1e9)
+    monkeypatch.setattr(builtins, "__import__",
+                        importer(AttributeError("undefined symbol: iio_get_backends_count")))
+    with pytest.raises(HardwareError, match="does not load"):
+        PlutoSource("ip:192.168.2.1", shape, center_hz=1e9)
+
+    class Gone:
+        def __init__(self, uri):
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    with pytest.raises(HardwareError, match="ip:10.0.0.9.*cannot open"):
+        PlutoSource("ip:10.0.0.9", shape, center_hz=1e9, adi=types.SimpleNamespace(Pluto=Gone))
+
+
+def test_sdr_strings_route_to_their_source(tmp_path):
+    from xband.errors import ConfigError
+    from xband.hil.iq import parse_sdr_args
+
+    assert parse_sdr_args("driver=pluto,uri=ip:192.168.2.1") == {"driver": "pluto",
+                                                                 "uri": "ip:192.168.2.1"}
+    assert parse_sdr_args("driver=uhd, serial=30F") == {"driver": "uhd", "serial": "30F"}
+    assert parse_sdr_args("tcp://127.0.0.1:5555") == {"driver": "zmq",
+                                                      "address": "tcp://127.0.0.1:5555"}
+    assert parse_sdr_args("rec.sigmf-meta") == {"driver": "sigmf", "path": "rec.sigmf-meta"}
+    for bad in ("", "driver", "driver=rtlsdr,=3"):
+        with pytest.raises(ConfigError, match="--sdr"):
+            parse_sdr_args(bad)

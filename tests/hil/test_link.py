@@ -201,3 +201,97 @@ def test_rtt_summary():
     assert s["rtt_samples"] == 4 and s["rtt_p50_s"] == pytest.approx(0.0025)
     assert s["jitter_s"] == pytest.approx(0.001) and s["rtt_max_s"] == 0.004
     assert np.isnan(rtt_summary([])["rtt_p99_s"])
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_inline_reception_same_stream_and_fewer_thread_handoffs(inline):
+    """A consumer waiting in recv() reads the port itself (inline_rx): every message still
+    arrives once and in order, heartbeats keep flowing (the consumer runs the periodic
+    duties while it reads), and the reader thread has delivered nothing while the
+    consumer was inside recv — the hand-off the inline path removes."""
+    master, slave, path = pty_pair()
+    dev = device(master, heartbeat_s=0.02).open()
+    host = Link(path, heartbeat_s=0.02, inline_rx=inline)
+    delivered_by = []
+    real = host._on_message
+
+    def spy(msg, now):
+        if msg.kind == "command":
+            delivered_by.append(threading.current_thread().name)
+        real(msg, now)
+
+    host._on_message = spy
+    host.open()
+    try:
+        host.wait_session(5.0)
+        n = 200
+        got = []
+        deadline = time.monotonic() + 10.0
+
+        def feed():                   # the device streams while the host sits in recv()
+            time.sleep(0.05)
+            for i in range(n):
+                dev.send("command", cmd(i * 1e-3), i * 1e-3)
+                if i % 10 == 0:
+                    time.sleep(0.002)
+
+        th = threading.Thread(target=feed)
+        th.start()
+        while len(got) < n and time.monotonic() < deadline:
+            it = host.recv(timeout=0.2)
+            if it is not None and it.kind == "command":
+                got.append(round(it.t * 1e3))
+        th.join(5)
+        assert got == list(range(n))
+        s = host.stats()
+        assert s["heartbeats_received"] >= 1 and s["crc_errors"] == s["rx_dropped"] == 0
+        main = threading.current_thread().name
+        if inline:               # once the consumer sits in recv it reads for itself
+            assert delivered_by[-1] == main and delivered_by.count(main) > n // 2
+        else:
+            assert main not in delivered_by
+    finally:
+        host.close()
+        dev.close()
+        os.close(slave)
+
+
+def test_raw_fd_ports_and_tcp_nodelay_for_socket_urls():
+    import socket
+
+    from xband.hil.link import open_port, raw_fd
+
+    master, slave, path = pty_pair()
+    port = open_port(path)
+    try:
+        assert raw_fd(port) == port.fileno()            # pySerial POSIX: direct select+read
+        assert raw_fd(FdPort(os.dup(master))) is not None
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)
+    loop = open_port("loop://")
+    assert raw_fd(loop) is None                         # no descriptor: pySerial's read
+    loop.close()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    try:
+        p = open_port(f"socket://127.0.0.1:{srv.getsockname()[1]}")
+        conn, _ = srv.accept()
+        assert p._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert raw_fd(p) == p._socket.fileno()
+        conn.sendall(b"\x00abc")
+        deadline = time.monotonic() + 5
+        data = b""
+        lk = Link(p, handshake=False)
+        while len(data) < 4 and time.monotonic() < deadline:
+            data += lk._read_port(p, 0.1)
+        assert data == b"\x00abc"
+        conn.close()
+        with pytest.raises(OSError):                    # the peer closed: end of file
+            for _ in range(50):
+                lk._read_port(p, 0.1)
+        p.close()
+    finally:
+        srv.close()

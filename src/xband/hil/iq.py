@@ -18,14 +18,19 @@ Sources:
   channel, timestamps from ``readStream``'s ``timeNs``, overflow and timestamp-gap
   accounting, and TX of a pulse train where the device has a TX channel;
 * :class:`ZmqSource` — raw cf32 samples from a ZeroMQ PUB socket, as GNU Radio's
-  *ZMQ PUB Sink* publishes them (no tags), so that a flowgraph can feed xband live.
+  *ZMQ PUB Sink* publishes them (no tags), so that a flowgraph can feed xband live;
+* :class:`PlutoSource` — an ADALM-Pluto through pyadi-iio where SoapySDR is not
+  installed (no device timestamps: host time at buffer return).
+
+:func:`open_sdr` turns an ``xband hil --sdr`` string into one of them.
 
 Hardware libraries are imported only when a source is opened; a missing one is a
 :class:`~xband.errors.HardwareError` naming what to install. Known traps (docs/hil.md):
 Debian's ``python3-soapysdr`` imports only in Debian's own Python (make the venv with
 ``--system-site-packages`` from ``/usr/bin/python3``); SoapySDR's built-in ``null``
 device cannot stream, so tests use a fake device object with the same methods
-(``device_factory``).
+(``device_factory``); pyadi-iio needs a libiio Python binding matching the system
+libiio library (the error says how to check and fix it).
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ from ..errors import ConfigError, HardwareError
 from ..types import Cube
 
 __all__ = ["IQSource", "CallableSource", "SigmfSource", "SoapySource", "ZmqSource",
-           "CpiShape"]
+           "PlutoSource", "CpiShape", "parse_sdr_args", "open_sdr"]
 
 
 class CpiShape:
@@ -354,3 +359,246 @@ class ZmqSource(IQSource):
 
     def _close(self) -> None:
         self.sock.close()
+
+
+# ------------------------------------------------------------------ PlutoSDR (pyadi-iio)
+#: the AXI AD9361 ADC status register seen through ``adi.Pluto()._rxadc.reg_read``: bit 2
+#: is the RX FIFO overflow, cleared by writing the value back (ADI's HDL register map;
+#: ADI's own pyadi-iio tests read it this way). Best effort: absent on other firmware.
+PLUTO_STATUS_REG = 0x80000088
+PLUTO_OVERFLOW_BIT = 0x4
+
+
+class PlutoSource(IQSource):
+    """An ADALM-Pluto (AD936x) through pyadi-iio, for machines without SoapySDR.
+
+    ``uri``: the libiio context (``"ip:192.168.2.1"``, ``"usb:1.2.5"``, ``"ip:pluto.local"``).
+    ``shape``: the CPI layout; ``rx_buffer_size`` is set to samples per CPI, so one
+    ``rx()`` is one CPI. Channels: ``rx_enabled_channels`` = ``rx_channels`` (default 0,
+    1, … one per CPI channel; two only on a 2R2T Pluto). ``center_hz`` → ``rx_lo``,
+    ``shape.sample_rate_hz`` → ``sample_rate``, ``rf_bandwidth_hz`` (default the sample
+    rate) → ``rx_rf_bandwidth``; ``gain_db`` None → ``gain_control_mode_chanN =
+    "slow_attack"`` (AGC), else ``"manual"`` and ``rx_hardwaregain_chanN``.
+    Samples are returned scaled to full scale 1.0 (pyadi-iio gives the 12-bit ADC codes:
+    ``full_scale`` = 2048).
+
+    Timestamps: the Pluto has none. A CPI's ``t`` is the **host monotonic time at the
+    buffer's return** (s since the source opened) — it includes USB/network and kernel
+    buffering delay, so it is late by up to a few buffers and jitters by milliseconds.
+    Accounting: ``overflows`` from the ADC's FIFO-overflow status bit when the firmware
+    exposes it (``PLUTO_STATUS_REG``; a CPI during which it was set is dropped, never
+    delivered with a hole); ``late_buffers`` counts returns more than two CPI durations
+    after the previous one (the host fell behind: with libiio's kernel buffers this is
+    not always a loss, so it is not a ``timestamp_gap``). ``adi``: the module (tests
+    pass a fake with the same attributes).
+    """
+
+    def __init__(self, uri: str, shape: CpiShape, *, center_hz: float,
+                 gain_db: float | None = None, rf_bandwidth_hz: float | None = None,
+                 rx_channels=None, full_scale: float = 2048.0, adi=None,
+                 clock: Callable[[], int] = None):
+        super().__init__()
+        import time as _time
+
+        self.adi = adi or _import_adi()
+        self.shape = shape
+        self.uri = uri
+        self.chans = list(rx_channels if rx_channels is not None else range(len(shape.channels)))
+        if len(self.chans) != len(shape.channels):
+            raise ConfigError(f"PlutoSource: {len(self.chans)} RX channels for "
+                              f"{len(shape.channels)} CPI channels {shape.channels}")
+        try:
+            self.dev = self.adi.Pluto(uri=uri)
+        except Exception as exc:  # noqa: BLE001 — libiio raises OSError/ConnectionError/…
+            raise HardwareError(f"PlutoSDR {uri!r}: cannot open the device: {exc} (is it "
+                                "plugged in and reachable? try `iio_info -u URI`)") from None
+        d = self.dev
+        try:
+            d.rx_enabled_channels = list(self.chans)
+            d.sample_rate = int(round(shape.sample_rate_hz))
+            d.rx_rf_bandwidth = int(round(rf_bandwidth_hz or shape.sample_rate_hz))
+            d.rx_lo = int(round(center_hz))
+            for c in self.chans:
+                if gain_db is None:
+                    setattr(d, f"gain_control_mode_chan{c}", "slow_attack")
+                else:
+                    setattr(d, f"gain_control_mode_chan{c}", "manual")
+                    setattr(d, f"rx_hardwaregain_chan{c}", float(gain_db))
+            d.rx_buffer_size = shape.per_channel
+        except Exception as exc:  # noqa: BLE001 — an attribute the device refused
+            raise HardwareError(f"PlutoSDR {uri!r}: cannot configure RX ({exc})") from None
+        self.scale = 1.0 / float(full_scale)
+        self._clock = clock or _time.monotonic_ns
+        self._t0 = self._clock()
+        self._last_ns: int | None = None
+        self._tx_cyclic = False
+        self.stats["late_buffers"] = 0
+        self.stats["overflow_flag"] = self._status_readable()
+        self._clear_overflow()
+
+    # the ADC status register (best effort: the register read is not public API)
+    def _status_readable(self) -> bool:
+        rxadc = getattr(self.dev, "_rxadc", None)
+        return rxadc is not None and hasattr(rxadc, "reg_read") and hasattr(rxadc, "reg_write")
+
+    def _overflowed(self) -> bool:
+        if not self.stats["overflow_flag"]:
+            return False
+        try:
+            v = int(self.dev._rxadc.reg_read(PLUTO_STATUS_REG))
+            if v & PLUTO_OVERFLOW_BIT:
+                self.dev._rxadc.reg_write(PLUTO_STATUS_REG, v)       # write 1 to clear
+                return True
+        except Exception:  # noqa: BLE001 — register access refused: stop trying
+            self.stats["overflow_flag"] = False
+        return False
+
+    def _clear_overflow(self) -> None:
+        self._overflowed()
+
+    def _read_cpi(self):
+        s = self.shape
+        while True:
+            try:
+                x = self.dev.rx()
+            except Exception as exc:  # noqa: BLE001 — libiio: TimeoutError, OSError, …
+                if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
+                    self.stats["timeouts"] += 1
+                    return None
+                raise HardwareError(f"PlutoSDR {self.uri!r}: rx() failed: {exc}") from None
+            now = self._clock()
+            period_ns = s.duration_s * 1e9
+            if self._last_ns is not None and now - self._last_ns > 2 * period_ns:
+                self.stats["late_buffers"] += 1
+            self._last_ns = now
+            rows = [x] if len(self.chans) == 1 and not isinstance(x, (list, tuple)) else list(x)
+            if len(rows) != len(self.chans) or any(len(r) != s.per_channel for r in rows):
+                raise HardwareError(
+                    f"PlutoSDR {self.uri!r}: rx() gave {len(rows)} channel(s) of "
+                    f"{[len(r) for r in rows]} samples, expected {len(self.chans)} of "
+                    f"{s.per_channel} (rx_buffer_size not applied?)")
+            if self._overflowed():
+                self.stats["overflows"] += 1
+                self.stats["dropped_cpis"] += 1
+                continue
+            data = (np.stack([np.asarray(r) for r in rows]) * self.scale).astype(np.complex64)
+            return Cube(data=data.reshape(len(self.chans), s.pulses, s.samples),
+                        t=(now - self._t0) / 1e9, channels=s.channels)
+
+    def transmit(self, pulse_train: np.ndarray, *, cyclic: bool = True,
+                 tx_lo_hz: float | None = None, attenuation_db: float | None = None,
+                 full_scale: float = 2.0 ** 14) -> int:
+        """Send a pulse train (complex samples, |x| ≤ 1) on TX channel 0: repeated
+        (``tx_cyclic_buffer``, the pulse train of a radar) or once. ``tx_lo_hz``: TX LO
+        (default the RX LO); ``attenuation_db`` ≥ 0 → ``tx_hardwaregain_chan0`` = −dB.
+        Scaled to the DAC's ``full_scale`` (pyadi-iio's convention: 2¹⁴). A cyclic
+        buffer is replaced by destroying the old one first (libiio cannot refill it).
+        :class:`HardwareError` if the device has no TX."""
+        d = self.dev
+        if not hasattr(d, "tx"):
+            raise HardwareError(f"PlutoSDR {self.uri!r}: this device has no TX (receive-only)")
+        x = np.asarray(pulse_train, np.complex128).ravel()
+        if x.size == 0 or not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1.0 + 1e-6:
+            raise ConfigError("PlutoSource.transmit: the pulse train must be non-empty, "
+                              "finite, with |x| ≤ 1 (full scale)")
+        try:
+            if self._tx_cyclic and hasattr(d, "tx_destroy_buffer"):
+                d.tx_destroy_buffer()
+            d.tx_lo = int(round(tx_lo_hz if tx_lo_hz is not None else d.rx_lo))
+            if attenuation_db is not None:
+                d.tx_hardwaregain_chan0 = -abs(float(attenuation_db))
+            d.tx_enabled_channels = [0]
+            d.tx_cyclic_buffer = bool(cyclic)
+            d.tx(x * full_scale)
+        except Exception as exc:  # noqa: BLE001
+            raise HardwareError(f"PlutoSDR {self.uri!r}: tx() failed: {exc}") from None
+        self._tx_cyclic = bool(cyclic)
+        return int(x.size)
+
+    def _close(self) -> None:
+        d = self.dev
+        for name in ("tx_destroy_buffer", "rx_destroy_buffer"):
+            fn = getattr(d, name, None)
+            if fn is not None and (name != "tx_destroy_buffer" or self._tx_cyclic):
+                try:
+                    fn()
+                except Exception:  # noqa: BLE001 — closing a gone device
+                    pass
+
+
+def _import_adi():
+    try:
+        import adi
+    except ImportError as exc:
+        if getattr(exc, "name", None) in ("adi", None) and "iio" not in str(exc):
+            raise HardwareError(
+                "PlutoSDR needs pyadi-iio: pip install pyadi-iio (the 'sdr' extra), which "
+                "also needs the system libiio (apt install libiio0 / libiio-utils)") from None
+        raise HardwareError(_ADI_MISMATCH.format(exc=exc)) from None
+    except (OSError, AttributeError) as exc:          # libiio.so missing or of another ABI
+        raise HardwareError(_ADI_MISMATCH.format(exc=exc)) from None
+    return adi
+
+
+_ADI_MISMATCH = (
+    "pyadi-iio is installed but its libiio binding does not load ({exc}): the Python "
+    "'pylibiio' binding must match the system libiio library — check `iio_info -V`, then "
+    "pip install 'pylibiio==<that major.minor>' (libiio 0.2x ↔ pylibiio 0.2x; libiio 1.x "
+    "needs pyadi-iio ≥ 0.0.17), or install the system package python3-libiio and create "
+    "the venv with --system-site-packages")
+
+
+# ------------------------------------------------------------------ --sdr strings
+def parse_sdr_args(spec: str) -> dict:
+    """A SoapySDR-style device string ``"key=value,key=value"`` → dict (values keep
+    their ``=`` and ``:``, e.g. ``uri=ip:192.168.2.1``). A bare ``tcp://``/``ipc://``
+    address becomes ``{"driver": "zmq", "address": …}``; a bare ``*.sigmf-meta`` /
+    ``*.sigmf-data`` path ``{"driver": "sigmf", "path": …}``."""
+    spec = str(spec).strip()
+    if not spec:
+        raise ConfigError("--sdr: empty device string (e.g. driver=rtlsdr, "
+                          "driver=pluto,uri=ip:192.168.2.1, tcp://127.0.0.1:5555)")
+    if spec.split("://", 1)[0] in ("tcp", "ipc", "inproc", "epgm", "pgm") and "://" in spec:
+        return {"driver": "zmq", "address": spec}
+    if spec.endswith((".sigmf-meta", ".sigmf-data")) and "=" not in spec:
+        return {"driver": "sigmf", "path": spec}
+    out = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--sdr {spec!r}: {part!r} is not key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def open_sdr(spec: str, shape: CpiShape | None, *, center_hz: float = 1e9,
+             gain_db: float | None = None, idle_timeout_s: float = 2.0) -> IQSource:
+    """Open the I/Q source a ``--sdr`` string names:
+
+    * ``driver=pluto[,uri=ip:192.168.2.1]`` → :class:`PlutoSource` (pyadi-iio; for
+      SoapyPlutoSDR write ``driver=plutosdr``, which goes to SoapySDR);
+    * ``driver=zmq,address=tcp://host:port`` or a bare ``tcp://host:port`` →
+      :class:`ZmqSource` (GNU Radio ZMQ PUB sink);
+    * ``driver=sigmf,path=FILE`` or a bare ``FILE.sigmf-meta`` → :class:`SigmfSource`
+      (``shape`` ignored: the recording has its own);
+    * anything else → :class:`SoapySource` with the string unchanged.
+    """
+    kw = parse_sdr_args(spec)
+    driver = kw.get("driver", "").lower()
+    if driver == "sigmf":
+        if not kw.get("path"):
+            raise ConfigError(f"--sdr {spec!r}: driver=sigmf needs path=FILE.sigmf-meta")
+        return SigmfSource(kw["path"])
+    if shape is None:
+        raise ConfigError(f"--sdr {spec!r}: a live source needs the CPI shape")
+    if driver == "zmq":
+        if not kw.get("address"):
+            raise ConfigError(f"--sdr {spec!r}: driver=zmq needs address=tcp://host:port")
+        return ZmqSource(kw["address"], shape, idle_timeout_s=idle_timeout_s)
+    if driver == "pluto":
+        return PlutoSource(kw.get("uri", "ip:192.168.2.1"), shape, center_hz=center_hz,
+                           gain_db=gain_db)
+    return SoapySource(spec, shape, center_hz=center_hz, gain_db=gain_db)

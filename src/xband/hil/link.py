@@ -49,8 +49,8 @@ from .messages import (
     encode_message, negotiate_version,
 )
 
-__all__ = ["Link", "LinkEvent", "FdPort", "SocketPort", "open_port", "rtt_summary",
-           "HOST_CAPS", "SENSOR_CAPS"]
+__all__ = ["Link", "LinkEvent", "FdPort", "SocketPort", "open_port", "raw_fd",
+           "realtime_scheduled", "rtt_summary", "HOST_CAPS", "SENSOR_CAPS"]
 
 HOST_CAPS = Cap.TX_COMMAND | Cap.RX_DETECTIONS | Cap.RX_STATE | Cap.TX_STATS
 SENSOR_CAPS = Cap.TX_DETECTIONS | Cap.TX_STATE | Cap.RX_COMMAND | Cap.TX_STATS
@@ -59,6 +59,9 @@ HELLO_PERIOD_S = 0.5
 HEARTBEAT_PERIOD_S = 0.1
 TIMEOUT_S = 1.0
 CLOSE_WAIT_S = 1.0
+POLL_MAX_S = 0.05           # longest the reader waits for bytes before its periodic duties
+READ_CHUNK = 65536
+INLINE_IDLE_S = 0.01        # the reader thread takes the port back after this long without recv
 _RTT_KEEP = 200_000
 
 
@@ -104,6 +107,9 @@ class FdPort:
     @property
     def in_waiting(self) -> int:
         return 65536
+
+    def fileno(self) -> int:
+        return self.fd
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
@@ -162,10 +168,49 @@ def open_port(url: str, baudrate: int = 921600, timeout: float = 0.01):
     except ImportError:
         raise HardwareError(f"{url}: pySerial is not installed (pip install pyserial)") from None
     try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout,
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout,
                                      write_timeout=1.0, exclusive=None)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise HardwareError(f"{url}: cannot open: {exc}") from None
+    sock = getattr(port, "_socket", None)           # socket://: pySerial leaves Nagle on
+    if sock is not None:
+        import socket
+
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+    return port
+
+
+def raw_fd(port) -> int | None:
+    """The file descriptor to ``select`` and ``os.read`` directly, bypassing pySerial's
+    ``read`` (``in_waiting`` ioctl + select + read per call, twice for a frame that
+    arrives while waiting for its first byte): for :class:`FdPort`/:class:`SocketPort`,
+    pySerial's POSIX serial port (a tty, pty or USB CDC-ACM; it keeps no user-space
+    buffer) and its ``socket://`` handler (whose ``read`` is a plain ``recv``). None for
+    anything else (``loop://``, ``rfc2217://``, Windows): those keep pySerial's ``read``."""
+    if isinstance(port, FdPort):
+        return port.fd if port.fd >= 0 else None
+    if os.name != "posix":
+        return None
+    mod = type(port).__module__
+    if mod in ("serial.serialposix", "serial.urlhandler.protocol_socket"):
+        try:
+            fd = port.fileno()
+        except Exception:  # noqa: BLE001 — not open
+            return None
+        return fd if isinstance(fd, int) and fd >= 0 else None
+    return None
+
+
+def realtime_scheduled() -> bool:
+    """Whether the calling thread runs under a real-time policy (SCHED_FIFO / SCHED_RR,
+    e.g. ``xband hil --rt-priority`` or ``chrt -f``): the default of ``Link.inline_rx``."""
+    try:
+        return os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR)
+    except (AttributeError, OSError):
+        return False
 
 
 def rtt_summary(samples) -> dict:
@@ -220,6 +265,7 @@ class Link:
                  heartbeat_s: float = HEARTBEAT_PERIOD_S, timeout_s: float = TIMEOUT_S,
                  handshake: bool = True, tap: Callable | None = None,
                  tx_delay_s: float = 0.0, fault: Callable[[bytes], bytes] | None = None,
+                 inline_rx: bool | None = None,
                  clock: Callable[[], int] = time.monotonic_ns):
         self.url = target if isinstance(target, str) else None
         self._port = None if isinstance(target, str) else target
@@ -243,6 +289,10 @@ class Link:
         self._asm = Assembler()
         self._lock = threading.RLock()        # encoder, counters, session state
         self._wlock = threading.Lock()        # the port's write side
+        self._rlock = threading.Lock()        # the port's read side, decoder, dispatch
+        self.inline_rx = realtime_scheduled() if inline_rx is None else bool(inline_rx)
+        self._consumers = 0                   # threads inside recv()
+        self._consumer_left = 0.0             # monotonic time the last one returned
         self._stop = threading.Event()
         self._session_ev = threading.Event()
         self._closed_by_peer = threading.Event()
@@ -381,6 +431,18 @@ class Link:
                 self.c.tx_dropped += 1
             return False
 
+    def flush(self, timeout: float = 1.0) -> bool:
+        """Wait until every queued message has been written (or ``timeout`` s); True if
+        nothing is left in flight."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._inflight <= 0:
+                    return True
+            if time.monotonic() >= deadline or self._stop.is_set():
+                return False
+            time.sleep(0.001)
+
     def _send_now(self, kind, record, t_ns: int) -> None:
         """Encode and queue a control message from the reader thread (never blocks)."""
         with self._lock:
@@ -433,11 +495,67 @@ class Link:
     # -------------------------------------------------------------- receiving
     def recv(self, timeout: float | None = None):
         """The next :class:`~xband.hil.messages.Message` or :class:`LinkEvent`, or None
-        after ``timeout`` s."""
+        after ``timeout`` s.
+
+        Inline reception (``inline_rx``, on a port with a file descriptor): a thread
+        waiting here reads and decodes the port itself instead of sleeping on the queue
+        while the reader thread does it — the bytes' arrival wakes one thread, not two
+        (the reader thread, then the consumer through the queue): half the thread
+        wake-ups and a quarter less CPU per round trip. The reader thread stands by
+        while a consumer is in ``recv`` or was there within ``INLINE_IDLE_S``, and takes
+        the port back otherwise (heartbeats, HELLO, reconnection stay its job; a
+        consumer runs the same periodic duties while it reads). Order and accounting are
+        the same: every message still goes through the queue. Default: on under a
+        real-time policy, where it cuts the 1 kHz p99 round trip about 3× (docs/hil.md);
+        off under the ordinary scheduler, where on a loaded machine the measured tail
+        was worse with it (a thread that only waits and reads is woken sooner by CFS
+        than one that also does the consumer's work)."""
         try:
-            return self._rxq.get(timeout=timeout)
+            return self._rxq.get_nowait()
         except queue.Empty:
-            return None
+            pass
+        if not self.inline_rx or timeout == 0:
+            try:
+                return self._rxq.get(timeout=timeout)
+            except queue.Empty:
+                return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._consumers += 1
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                try:
+                    return self._rxq.get_nowait()
+                except queue.Empty:
+                    pass
+                port = self._port
+                wait = POLL_MAX_S if left is None else min(left, POLL_MAX_S)
+                if self._stop.is_set() or port is None or not self.connected \
+                        or raw_fd(port) is None:
+                    # the reader thread is reconnecting (or the port has no descriptor)
+                    try:
+                        return self._rxq.get(timeout=wait)
+                    except queue.Empty:
+                        continue
+                # the reader thread may be reading: it releases the port after its read
+                # (delivering what came), then stands by while a consumer is here
+                if not self._rlock.acquire(timeout=wait):
+                    continue
+                try:
+                    if self._rxq.empty() and self._port is port and self.connected \
+                            and not self._stop.is_set():
+                        now = self._clock()
+                        wait = self._poll_s(now)
+                        self._step(port, wait if left is None else min(wait, left))
+                finally:
+                    self._rlock.release()
+        finally:
+            with self._lock:
+                self._consumers -= 1
+                self._consumer_left = time.monotonic()
 
     def _deliver(self, item) -> None:
         try:
@@ -456,7 +574,7 @@ class Link:
                 self.c.rx_dropped += 1
 
     def _on_connect(self) -> None:
-        with self._lock:
+        with self._rlock, self._lock:
             self._dec.reset()
             self._asm.flush()
             self._session_ev.clear()
@@ -472,35 +590,91 @@ class Link:
             except OSError:
                 pass
 
+    def _poll_s(self, now: int) -> float:
+        """How long the reader may wait for bytes: until its next periodic duty (HELLO,
+        HEARTBEAT, the silence timeout), at most ``POLL_MAX_S`` (how fast it sees
+        ``close``), at least 1 ms. Bytes arriving end the wait at once whatever it is."""
+        if not self.handshake:
+            return POLL_MAX_S
+        if not self._session_ev.is_set():
+            due = self._last_hello + HELLO_PERIOD_S * 1e9
+        else:
+            due = min(self._last_hb + self.heartbeat_s * 1e9,
+                      self._last_rx + self.timeout_s * 1e9 + 1e6)
+            if self._dropped_since:
+                due = min(due, self._last_overrun + 1e9)
+        return min(POLL_MAX_S, max(1e-3, (due - now) / 1e9))
+
+    def _read_port(self, port, timeout: float) -> bytes:
+        """Bytes from the port: whatever is there, waiting up to ``timeout`` s for the
+        first. One ``select`` and one ``read`` on a file descriptor (:func:`raw_fd`);
+        pySerial's ``read`` for the other ports. A hung-up port raises ``OSError``."""
+        fd = raw_fd(port)
+        if fd is None:
+            # pySerial's read(n) waits for n bytes or the timeout: ask for what is
+            # waiting, or 1 byte (returns as soon as anything arrives), then the rest
+            n = port.in_waiting
+            data = port.read(n if n > 0 else 1)
+            if data and n <= 0:
+                more = port.in_waiting
+                if more > 0:
+                    data += port.read(more)
+            return data
+        r, _, x = select.select([fd], [], [fd], timeout)
+        if not (r or x):
+            return b""
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        if not data:                      # readable with nothing to read: end of file
+            raise OSError(errno.EIO, "port closed (end of file)")
+        return data
+
+    def _standby_s(self) -> float:
+        """> 0: how long the reader thread leaves the port to a consumer (inline_rx)."""
+        if not self.inline_rx:
+            return 0.0
+        with self._lock:
+            inside, left = self._consumers, self._consumer_left
+        if inside:
+            return POLL_MAX_S
+        return max(0.0, left + INLINE_IDLE_S - time.monotonic())
+
     def _reader(self) -> None:
         while not self._stop.is_set():
             port = self._port
             if port is None or not self.connected:
                 self._try_reconnect()
                 continue
-            try:
-                # pySerial's read(n) waits for n bytes or the timeout: ask for what is
-                # waiting, or 1 byte (returns as soon as anything arrives), then the rest
-                n = port.in_waiting
-                data = port.read(n if n > 0 else 1)
-                if data and n <= 0:
-                    more = port.in_waiting
-                    if more > 0:
-                        data += port.read(more)
-            except Exception as exc:  # noqa: BLE001 — pySerial raises SerialException/OSError
-                self._lost(f"read: {exc}")
+            standby = self._standby_s()
+            if standby > 0 and raw_fd(port) is not None:
+                self._stop.wait(standby)
                 continue
-            now = self._clock()
-            if data:
-                if self.tap is not None:
-                    self.tap("rx", data)
-                self._dec.feed(data)
-                for frame in self._dec:
-                    self._last_rx = now
-                    msg = self._asm.push(frame)
-                    if msg is not None:
-                        self._on_message(msg, now)
-            self._periodic(now)
+            with self._rlock:
+                if self._port is port and self.connected:
+                    self._step(port, min(self._poll_s(self._clock()), POLL_MAX_S))
+
+    def _step(self, port, timeout: float) -> None:
+        """Read what the port has (waiting up to ``timeout`` s), decode, dispatch, and do
+        the periodic duties. Called with ``_rlock`` held (reader thread or consumer)."""
+        try:
+            data = self._read_port(port, timeout)
+        except Exception as exc:  # noqa: BLE001 — pySerial raises SerialException/OSError
+            if not self._stop.is_set():
+                self._lost(f"read: {exc}")
+            return
+        now = self._clock()
+        if data:
+            if self.tap is not None:
+                self.tap("rx", data)
+            self._dec.feed(data)
+            for frame in self._dec:
+                self._last_rx = now
+                msg = self._asm.push(frame)
+                if msg is not None:
+                    self._on_message(msg, now)
+        self._periodic(now)
 
     def _lost(self, why: str) -> None:
         with self._wlock:
