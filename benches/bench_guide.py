@@ -10,6 +10,8 @@ campaign: N runs of a ~10 s flight at 1 kHz (guidance 100 Hz), on every core.
     XBAND_KERNELS=cython .venv/bin/python -m pytest benches/bench_guide.py \
         --benchmark-only --benchmark-group-by=group --benchmark-columns=min,mean,rounds
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,136 @@ def test_campaign(benchmark, impl, runs):
         benchmark.extra_info["steps_per_s"] = steps / benchmark.stats.stats.min
     finally:
         _kernels.set_backend(before)
+
+
+# ---- instruction-set variants of the batched stepper (opt-in: XBAND_BENCH_ISA=1) ------
+# setup.py compiles without -march (SSE2 on x86-64). This builds the same ext/flyout.c
+# with wider vector ISAs into a temporary folder and times them with the build and the
+# numpy twin side by side on the same input, to size a -march / function-multiversioning
+# proposal. Needs gcc and the CPU features; variants the CPU lacks are skipped.
+ISA = {"sse2": [], "avx2": ["-mavx2"], "avx2+fma": ["-mavx2", "-mfma"],
+       "x86-64-v4": ["-march=x86-64-v4", "-mprefer-vector-width=512"]}
+
+
+def _build_isa(tmp, flags):
+    import importlib.machinery
+    import importlib.util
+    import subprocess
+    import sysconfig
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    so = tmp / ("flyout" + sysconfig.get_config_var("EXT_SUFFIX"))
+    cmd = ["gcc", "-shared", "-fPIC", "-DNDEBUG", "-fwrapv", "-O3", "-fno-math-errno",
+           "-fno-trapping-math", "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION",
+           f"-I{np.get_include()}", f"-I{root / 'ext'}",
+           f"-I{sysconfig.get_paths()['include']}", *flags, str(root / "ext" / "flyout.c"),
+           "-o", str(so)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    name = f"isa_{abs(hash(tuple(flags)))}.flyout"
+    loader = importlib.machinery.ExtensionFileLoader(name, str(so))
+    mod = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+        name, str(so), loader=loader))
+    loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(os.environ.get("XBAND_BENCH_ISA") != "1",
+                    reason="XBAND_BENCH_ISA=1 to build and time the ISA variants")
+@pytest.mark.parametrize("g_every", [1, 10])
+@pytest.mark.parametrize("isa", list(ISA) + ["numpy"])
+def test_flyout_isa(benchmark, tmp_path_factory, rng, isa, g_every):
+    cpu = open("/proc/cpuinfo").read()
+    need = {"avx2": "avx2", "avx2+fma": "fma", "x86-64-v4": "avx512f"}.get(isa)
+    if need and f" {need}" not in cpu:
+        pytest.skip(f"this CPU has no {need}")
+    if isa == "numpy":
+        from xband.reference import flyout as f
+    else:
+        f = _build_isa(tmp_path_factory.mktemp(isa.replace("+", "_")), ISA[isa])
+    n, steps, dt = 4096, 200, 1e-3
+    phi, gam, gg = lag_matrices(0.2, 1, dt, "rk4")
+    M0 = np.zeros((9, n))
+    M0[4] = 900.0
+    M0[3] = rng.normal(size=n) * 50
+    T0 = np.zeros((6, n))
+    T0[1] = 1e5
+    T0[0] = rng.uniform(-1e3, 1e3, n)
+    T0[4] = -300.0
+    MAN = np.zeros((6, n))
+    M, T, AC = M0.copy(), T0.copy(), np.zeros((3, n))
+    st, tc, ms, stats = np.zeros(n, np.uint8), np.zeros(n), np.zeros(n), np.zeros((3, n))
+
+    def run():
+        M[:] = M0
+        T[:] = T0
+        f.fly(M, T, AC, MAN, phi, gam, gg, 1, 4.0, 0.2, 30 * G0, 0.0, 0, 1, g_every, dt, 0,
+              steps, st, tc, ms, stats)
+
+    benchmark.group = f"flyout ISA variants n={n} x{steps} steps, guidance every {g_every}"
+    benchmark.extra_info.update(n=n, steps=steps, isa=isa, g_every=g_every)
+    benchmark.pedantic(run, rounds=3 if isa == "numpy" else 15, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["steps_per_s"] = n * steps / benchmark.stats.stats.min
+
+
+def isa_side_by_side(rounds: int = 15) -> None:
+    """The ISA variants and the numpy twin interleaved round by round in this process (the
+    fairest ratio on a loaded machine): ``python benches/bench_guide.py --isa``."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from xband.reference import flyout as ref
+
+    cpu = open("/proc/cpuinfo").read()
+    need = {"avx2": "avx2", "avx2+fma": "fma", "x86-64-v4": "avx512f"}
+    tmp = Path(tempfile.mkdtemp(prefix="xband-isa-"))
+    mods = {}
+    for k, flags in ISA.items():
+        if k in need and f" {need[k]}" not in cpu:
+            continue
+        d = tmp / k.replace("+", "_")
+        d.mkdir()
+        mods[k] = _build_isa(d, flags)
+    rng = np.random.default_rng(1)
+    n, steps, dt = 4096, 200, 1e-3
+    phi, gam, gg = lag_matrices(0.2, 1, dt, "rk4")
+    M0 = np.zeros((9, n))
+    M0[4] = 900.0
+    M0[3] = rng.normal(size=n) * 50
+    T0 = np.zeros((6, n))
+    T0[1] = 1e5
+    T0[0] = rng.uniform(-1e3, 1e3, n)
+    T0[4] = -300.0
+    MAN = np.zeros((6, n))
+
+    def once(f, g_every):
+        M, T, AC = M0.copy(), T0.copy(), np.zeros((3, n))
+        st, tc, ms, stats = np.zeros(n, np.uint8), np.zeros(n), np.zeros(n), np.zeros((3, n))
+        t0 = time.perf_counter()
+        f.fly(M, T, AC, MAN, phi, gam, gg, 1, 4.0, 0.2, 30 * G0, 0.0, 0, 1, g_every, dt, 0,
+              steps, st, tc, ms, stats)
+        return time.perf_counter() - t0, M
+
+    for g_every in (1, 10):
+        best, out = {k: float("inf") for k in mods}, {}
+        for _ in range(rounds):
+            for k, f in mods.items():
+                t, out[k] = once(f, g_every)
+                best[k] = min(best[k], t)
+        tr = min(once(ref, g_every)[0] for _ in range(2))
+        print(f"PN, lag 0.2 s, 30 g, RK4, {n} runs x {steps} steps, guidance every {g_every} "
+              f"step(s): numpy twin {n * steps / tr / 1e6:.2f} M steps/s")
+        for k in mods:
+            d = float(np.max(np.abs(out[k] - out["sse2"])))
+            print(f"  {k:10s} {n * steps / best[k] / 1e6:6.1f} M steps/s  {tr / best[k]:6.1f}x "
+                  f"numpy  {best['sse2'] / best[k]:4.2f}x sse2  max|state - sse2| {d:.1e}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--isa" in sys.argv:
+        isa_side_by_side()
+    else:
+        print("usage: python benches/bench_guide.py --isa   (or run it under pytest)")

@@ -181,7 +181,7 @@ cdef void _fly(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC,
                const double[::1] gg, int law, double N, double tau, double a_max,
                double grav, int man_kind, int integ, int g_every, double dt, long k0,
                int nsteps, unsigned char[::1] status, double[::1] t_cpa, double[::1] miss,
-               double[:, ::1] stats) noexcept nogil:
+               double[:, ::1] stats, bint guide) noexcept nogil:
     cdef Py_ssize_t n = M.shape[1], b0, nb, i
     cdef int d = phi.shape[0], order = phi.shape[0] - 2, nrow = 6 + 3 * (phi.shape[0] - 2)
     cdef int s, j, r, c, it, row_r, nact, ach
@@ -276,7 +276,9 @@ cdef void _fly(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC,
         for s in range(nsteps):
             t = (k0 + s) * h
             # ---- guidance on truth, every g_every plant steps (held in between)
-            if (k0 + s) % g_every == 0 and fast:
+            if not guide:
+                pass
+            elif (k0 + s) % g_every == 0 and fast:
                 for i in range(nb):
                     fa0[i] = _man(man_kind, t, man[3][i], man[4][i], man[5][i], -tol)
                 _guide_fast(nb, W, N, kp, kt, ka, a_max, grav)
@@ -289,7 +291,7 @@ cdef void _fly(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC,
                     guide_one(tg[0][i] - m[0][i], tg[1][i] - m[1][i], tg[2][i] - m[2][i],
                               tg[3][i] - m[3][i], tg[4][i] - m[4][i], tg[5][i] - m[5][i],
                               m[3][i], m[4][i], m[5][i],
-                              m[ach][i], m[ach + 1][i], m[ach + 2][i],
+                              m[ach][i], m[ach + 1][i], m[ach + 2][i] - grav,
                               q0 * man[0][i], q0 * man[1][i], q0 * man[2][i],
                               law, N, tau, a_max, a3, &tgo, &sat)
                     if act[i] != 0.0:
@@ -430,4 +432,19 @@ def fly(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC, const double[:, :
         raise ValueError("fly: g_every must be >= 1")
     with nogil:
         _fly(M, T, AC, MAN, phi, gam, gg, law, nav_ratio, tau, a_max, grav, man_kind,
-             integrator, g_every, dt, k0, nsteps, status, t_cpa, miss, stats)
+             integrator, g_every, dt, k0, nsteps, status, t_cpa, miss, stats, True)
+
+
+def hold(double[:, ::1] M, double[:, ::1] T, double[:, ::1] AC, const double[:, ::1] MAN,
+         const double[:, ::1] phi, const double[::1] gam, const double[::1] gg, double grav,
+         int man_kind, int integrator, double dt, long k0, int nsteps,
+         unsigned char[::1] status, double[::1] t_cpa, double[::1] miss,
+         double[:, ::1] stats):
+    """The plant of ``fly`` without its guidance: advance every run with status 0 by up to
+    nsteps plant steps from step k0 holding the command AC (gravity compensation included),
+    in place (the pipeline's plant for n-th-order lags, gravity and weaving targets)."""
+    if phi.shape[0] < 3 or phi.shape[0] > MAXORD + 2 or M.shape[0] != 6 + 3 * (phi.shape[0] - 2):
+        raise ValueError("hold: lag order must be 1..8 and M must have 6 + 3·order rows")
+    with nogil:
+        _fly(M, T, AC, MAN, phi, gam, gg, 2, 1.0, 0.0, 1.0, grav, man_kind,
+             integrator, 1, dt, k0, nsteps, status, t_cpa, miss, stats, False)

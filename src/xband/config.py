@@ -75,8 +75,15 @@ class Target:
     position_m: list = _f([6000.0, 9000.0, 3000.0], kind=VEC3)
     velocity_mps: list = _f([-120.0, -230.0, 0.0], kind=VEC3)
     maneuver_accel_mps2: list = _f([0.0, 0.0, 0.0], kind=VEC3,
-                                   doc="constant acceleration from maneuver_start_s on")
+                                   doc="step: constant acceleration from maneuver_start_s "
+                                       "on; weave: the amplitude vector A (required)")
     maneuver_start_s: float = _f(0.0, 0.0, 3600.0)
+    maneuver: str = _f("step", kind=str, choices=("step", "weave"),
+                       doc="step: a = maneuver_accel_mps2 from maneuver_start_s on; weave: "
+                           "a = A·sin(2π(t − maneuver_start_s)/maneuver_period_s + "
+                           "maneuver_phase_rad) from maneuver_start_s on")
+    maneuver_period_s: float = _f(4.0, 0.0, 3600.0, lo_open=True, doc="weave period")
+    maneuver_phase_rad: float = _f(0.0, -2 * math.pi, 2 * math.pi, doc="weave phase at its start")
     rcs_m2: float = _f(1.0, 0.0, 1e6, lo_open=True)
     trajectory: str = _f("", kind=str,
                          doc="truth CSV (t,target_id,x,y,z,vx,vy,vz; e.g. from `xband import "
@@ -94,7 +101,12 @@ class Interceptor:
     speed_mps: float = _f(600.0, 0.0, 1e4, lo_open=True)
     heading_error_rad: float = _f(0.2, -math.pi / 2, math.pi / 2,
                                   doc="launch heading off the collision course, about the vertical")
-    time_constant_s: float = _f(0.2, 0.0, 10.0, doc="first-order flight-control lag (0: none)")
+    time_constant_s: float = _f(0.2, 0.0, 10.0, doc="flight-control lag time constant τ "
+                                "(0: none)")
+    lag_order: int = _f(1, 1, 8, kind=int, doc="order n of the binomial lag 1/(1 + sτ/n)^n "
+                        "(1: first order; > 1 needs time_constant_s > 0)")
+    gravity: bool = _f(False, kind=bool, doc="gravity (g = 9.80665 m/s², −z) on the "
+                       "interceptor, compensated by the autopilot (+g added to the command)")
     accel_limit_mps2: float = _f(300.0, 0.0, 1e4, lo_open=True)
     target: int = _f(0, 0, 1000, kind=int, doc="index into [[targets]] of the one to engage")
 
@@ -196,6 +208,11 @@ def _check_value(src: str, where: str, f, value: Any) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise ConfigError(f"{key}: must be finite, got {value!r}")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {type(value).__name__} "
+                              f"{value!r}")
+        return value
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
@@ -241,6 +258,15 @@ def _cross_checks(sc: Scenario, src: str) -> None:
     if t.confirm_m > t.confirm_n:
         raise ConfigError(f"{src}: [tracker] confirm_m: must be <= confirm_n "
                           f"({t.confirm_n}), got {t.confirm_m}")
+    ic = sc.interceptor
+    if ic.lag_order > 1 and ic.time_constant_s == 0.0:
+        raise ConfigError(f"{src}: [interceptor] lag_order: must be 1 when time_constant_s is "
+                          f"0 (no lag), got {ic.lag_order}")
+    for i, tg in enumerate(sc.targets):
+        if tg.maneuver == "weave" and not any(tg.maneuver_accel_mps2):
+            raise ConfigError(f"{src}: [[targets]] #{i} maneuver_accel_mps2: maneuver = "
+                              f"\"weave\" needs a nonzero amplitude vector, got "
+                              f"{tg.maneuver_accel_mps2!r}")
     if sc.interceptor.target >= len(sc.targets):
         raise ConfigError(f"{src}: [interceptor] target: index {sc.interceptor.target} but "
                           f"only {len(sc.targets)} [[targets]] defined")

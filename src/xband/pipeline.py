@@ -45,7 +45,7 @@ import numpy as np
 from . import _kernels
 from .config import Scenario
 from .guide import laws
-from .guide.plant import Plant, collision_course, rotate_about_z
+from .guide.plant import LagPlant, Plant, collision_course, rotate_about_z
 from .radar.measure import MeasurementModel, cart_of
 from .timing import StageTimer
 from .track.tracker import Tracker
@@ -139,6 +139,10 @@ class _TargetTruth:
             self.p[i], self.v[i] = tj.position_velocity(0.0)
         self.a = np.zeros_like(self.p)
         self.rcs = np.array([t.rcs_m2 for t in sc.targets], float)
+        # weaving targets: exact kinematics from their initial state (closed form)
+        self.weave = {i: (self.p[i].copy(), self.v[i].copy(), weave_params(t))
+                      for i, t in enumerate(sc.targets)
+                      if t.maneuver == "weave" and not t.trajectory}
 
     def advance(self, h: float, nsteps: int, t_new: float) -> None:
         T = h * nsteps                     # exact for constant acceleration
@@ -146,6 +150,29 @@ class _TargetTruth:
         self.v = self.v + T * self.a
         for i, tj in self.traj.items():
             self.p[i], self.v[i] = tj.position_velocity(t_new)
+        for i, (p0, v0, w) in self.weave.items():
+            self.p[i], self.v[i], self.a[i] = weave_state(p0, v0, w, t_new)
+
+
+def weave_params(tgt) -> np.ndarray:
+    """(A (3,), t_start, ω, φ) of a ``[[targets]]`` weave: a = A·sin(ω(t − t_start) + φ)."""
+    return np.r_[tgt.maneuver_accel_mps2, tgt.maneuver_start_s,
+                 2 * np.pi / tgt.maneuver_period_s, tgt.maneuver_phase_rad]
+
+
+def weave_state(p0, v0, w, t: float):
+    """Exact position, velocity and acceleration at t of a body at (p0, v0) at t = 0 that
+    weaves with ``w`` = (A, t_start, ω, φ) (constant velocity before t_start)."""
+    A, ts, om, ph = np.asarray(w[0:3], float), float(w[3]), float(w[4]), float(w[5])
+    p0, v0 = np.asarray(p0, float), np.asarray(v0, float)
+    if t < ts:
+        return p0 + v0 * t, v0.copy(), np.zeros(3)
+    tau = t - ts
+    ps = p0 + v0 * ts
+    c0, s0 = np.cos(ph), np.sin(ph)
+    v = v0 + A / om * (c0 - np.cos(om * tau + ph))
+    p = ps + v0 * tau + A / om * (tau * c0 - (np.sin(om * tau + ph) - s0) / om)
+    return p, v, A * np.sin(om * tau + ph)
 
 
 def _trajectory(i: int, tgt):
@@ -182,6 +209,12 @@ class Engagement:
 
     Drive it as ``while not e.finished: e.begin_event(); [dets = e.scan()]; state =
     e.state(); ...; e.advance(a_cmd)``. ``rng_meas`` draws the measurement noise.
+
+    The interceptor plant is the first-order one of ext/engage.pyx (``Plant``) when
+    ``[interceptor] lag_order`` is 1, ``gravity`` off and the engaged target does not weave
+    (the defaults: unchanged results); otherwise the batched stepper's plant without its
+    guidance (``LagPlant`` over ``flyout.hold``): binomial lag of any order, gravity
+    compensated by the autopilot, a weaving engaged target.
     """
 
     def __init__(self, sc: Scenario, rng_meas: np.random.Generator,
@@ -194,13 +227,22 @@ class Engagement:
         self.ti = ti = sc.interceptor.target
         self.man_steps: dict[int, list[int]] = {}
         for i, t in enumerate(sc.targets):
-            if any(t.maneuver_accel_mps2):
+            if t.maneuver == "step" and any(t.maneuver_accel_mps2):
                 self.man_steps.setdefault(int(round(t.maneuver_start_s * sc.rates.plant_hz)),
                                           []).append(i)
         tr = self.truth
-        self.plant = Plant(_initial_interceptor(sc, tr.p[ti], tr.v[ti]),
-                           np.concatenate([tr.p[ti], tr.v[ti], tr.a[ti]]),
-                           sc.interceptor.time_constant_s)
+        ic, tgt = sc.interceptor, sc.targets[ti]
+        weave = tgt.maneuver == "weave" and not tgt.trajectory
+        m0 = _initial_interceptor(sc, tr.p[ti], tr.v[ti])
+        tg0 = np.concatenate([tr.p[ti], tr.v[ti], tr.a[ti]])
+        if ic.lag_order == 1 and not ic.gravity and not weave:
+            self.plant = Plant(m0, tg0, ic.time_constant_s)       # first-order lag (engage.pyx)
+        else:
+            # n-th-order lag, gravity or a weaving engaged target: the batched stepper's
+            # plant (flyout.hold)
+            self.plant = LagPlant(m0, tg0, ic.time_constant_s, self.clock.dt,
+                                  order=ic.lag_order, gravity=ic.gravity,
+                                  weave=weave_params(tgt) if weave else None)
         self.sensor = make_sensor(sc.radar)
         self.k = 0
         self.k_end = self.clock.k_end

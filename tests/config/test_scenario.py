@@ -39,6 +39,22 @@ def test_empty_file_gives_the_defaults():
     ("[scenario]\nseed = -4", ["[scenario] seed", ">= 0"]),
     ("guidance = 3", ["[guidance]", "must be a table"]),
     ("[guidance\n", ["invalid TOML"]),
+    # the plant keys: lag order, gravity, weave
+    ("[interceptor]\nlag_order = 0", ["[interceptor] lag_order", ">= 1"]),
+    ("[interceptor]\nlag_order = 9", ["[interceptor] lag_order", "<= 8"]),
+    ("[interceptor]\nlag_order = 2.0", ["[interceptor] lag_order", "expected an integer"]),
+    ("[interceptor]\nlag_order = 3\ntime_constant_s = 0.0",
+     ["[interceptor] lag_order", "time_constant_s"]),
+    ("[interceptor]\ngravity = 1", ["[interceptor] gravity", "true or false"]),
+    ("[[targets]]\nmaneuver = \"zigzag\"", ["[[targets]] #0 maneuver", "step, weave"]),
+    ("[[targets]]\nmaneuver = \"weave\"\nmaneuver_period_s = -2.0",
+     ["[[targets]] #0 maneuver_period_s", "must be > 0"]),
+    ("[[targets]]\nmaneuver = \"weave\"\nmaneuver_period_s = 0.0",
+     ["[[targets]] #0 maneuver_period_s", "must be > 0"]),
+    ("[[targets]]\nmaneuver = \"weave\"\nmaneuver_period_s = 3.0",
+     ["[[targets]] #0 maneuver_accel_mps2", "weave", "amplitude"]),
+    ("[[targets]]\n[[targets]]\nmaneuver = \"weave\"",
+     ["[[targets]] #1 maneuver_accel_mps2", "amplitude"]),
 ])
 def test_bad_scenarios_name_the_key(text, words):
     with pytest.raises(ConfigError) as info:
@@ -52,3 +68,24 @@ def test_bad_scenarios_name_the_key(text, words):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read scenario"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_plant_keys_parse_and_default_to_the_first_order_plant():
+    sc = parse_scenario("")
+    ic, tg = sc.interceptor, sc.targets[0]
+    assert (ic.lag_order, ic.gravity, tg.maneuver) == (1, False, "step")
+    sc = parse_scenario("[interceptor]\nlag_order = 3\ngravity = true\n[[targets]]\n"
+                        "maneuver = \"weave\"\nmaneuver_accel_mps2 = [0.0, 0.0, 20.0]\n"
+                        "maneuver_period_s = 2.5\nmaneuver_phase_rad = 0.5")
+    ic, tg = sc.interceptor, sc.targets[0]
+    assert (ic.lag_order, ic.gravity) == (3, True)
+    assert (tg.maneuver, tg.maneuver_period_s, tg.maneuver_phase_rad) == ("weave", 2.5, 0.5)
+
+
+def test_describe_lists_the_plant_keys():
+    from xband.config import describe
+
+    text = describe()
+    for key in ("lag_order = 1", "gravity = False  (bool)", "maneuver = 'step'",
+                "maneuver_period_s = 4.0", "maneuver_phase_rad = 0.0"):
+        assert key in text, key

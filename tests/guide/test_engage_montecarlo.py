@@ -60,9 +60,16 @@ def test_engage_through_the_tracker(capsys, tmp_path):
 def test_engage_bad_flags(capsys):
     code, _, err = run_cli(capsys, "engage", "--speed", "-1", "--no-plot")
     assert code == 2 and "--speed" in err
+    # the pipeline plant does weaves, lag orders and gravity, but integrates with RK4 only
+    code, _, err = run_cli(capsys, "engage", "--guidance-on", "track", "--integrator", "euler",
+                           "--no-plot")
+    assert code == 2 and "--integrator" in err and "truth" in err
+    # a weave needs an amplitude
     code, _, err = run_cli(capsys, "engage", "--guidance-on", "track", "--maneuver", "weave",
                            "--no-plot")
-    assert code == 2 and "truth" in err
+    assert code == 2 and "amplitude" in err and "--target-accel" in err
+    code, _, err = run_cli(capsys, "engage", "--lag-order", "0", "--no-plot")
+    assert code == 2 and "--lag-order" in err
 
 
 def _campaign(runs=120, **kw):

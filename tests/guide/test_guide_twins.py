@@ -108,3 +108,35 @@ def test_flyout(rng, n, law, order, tau, integ, man, grav, g_every):
     assert np.mean(st1[status0 == 0] == 1) > 0.5          # most runs passed closest approach          # every run intercepted
     if n > 3:
         np.testing.assert_array_equal(res[0][0][:, 1], M[:, 1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 40])
+@pytest.mark.parametrize("order,tau,integ,man,grav", [
+    (1, 0.2, 1, 0, 0.0), (1, 0.0, 1, 1, 9.80665), (3, 0.3, 1, 2, 9.80665),
+    (2, 0.25, 0, 2, 0.0)])
+def test_flyout_hold(rng, n, order, tau, integ, man, grav):
+    """The plant alone (the pipeline's n-th-order / gravity / weave plant): same states,
+    closest approaches and statuses as the numpy twin under held random commands."""
+    M, T, MAN = _salvo_arrays(rng, n, order)
+    dt = 2e-3
+    phi, gam, gg = lag_matrices(tau, order, dt, "rk4" if integ else "euler")
+    status0 = np.zeros(n, np.uint8)
+    if n > 3:
+        status0[1] = 2
+    res = []
+    for mod in (c_fly, r_fly):
+        m, t = M.copy(), T.copy()
+        st, tc, ms, stats = status0.copy(), np.zeros(n), np.zeros(n), np.zeros((3, n))
+        cmd_rng = np.random.default_rng(5)
+        for call in range(40):              # commands held 25 steps each
+            ac = cmd_rng.normal(size=(3, n)) * 40
+            ac[2] += grav
+            mod.hold(m, t, ac, MAN, phi, gam, gg, grav, man, integ, dt, call * 25, 25, st, tc,
+                     ms, stats)
+        res.append((m, t, st, tc, ms))
+    np.testing.assert_array_equal(res[0][2], res[1][2])
+    for a, b in zip(res[0], res[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-7)
+    if n > 3:
+        assert np.all(res[0][0][:, 1] == M[:, 1]) and res[0][2][1] == 2
+        assert np.mean(res[0][2] == 1) > 0.5

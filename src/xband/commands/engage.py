@@ -11,10 +11,14 @@ at ``--target-speed``; launch on the collision course turned by ``--heading-erro
 ``--target-accel`` is a step at t = 0 normal to the line of sight (east). With guidance
 on truth the engagement is flown by the batched stepper (all laws, maneuvers, lag orders,
 gravity, integrators); on ``noisy`` or ``track`` it goes through the multi-rate chain of
-xband.pipeline (radar measurements, tracker, guidance, plant).
+xband.pipeline (radar measurements, tracker, guidance, plant; all of these but Euler).
+With a scenario, the maneuver, lag order and gravity are the scenario's
+(``[[targets]] maneuver``, ``maneuver_period_s``, ``[interceptor] lag_order``,
+``gravity``) unless the flags override them.
 """
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -45,11 +49,14 @@ def add_arguments(p) -> None:
     g = p.add_argument_group("more study options")
     g.add_argument("--maneuver", choices=["none", "step", "weave"],
                    help="target maneuver kind (default: step if --target-accel is given)")
-    g.add_argument("--weave-period", type=float, default=4.0, help="weave period (s)")
-    g.add_argument("--lag-order", type=int, default=1, help="binomial lag order n (1..8)")
+    g.add_argument("--weave-period", type=float, help="weave period (s) (default 4, or the "
+                   "scenario's [[targets]] maneuver_period_s)")
+    g.add_argument("--lag-order", type=int, help="binomial lag order n (1..8) (default 1, or "
+                   "the scenario's [interceptor] lag_order)")
     g.add_argument("--integrator", choices=["rk4", "euler"], default="rk4")
-    g.add_argument("--gravity", action="store_true", help="gravity on the interceptor "
-                   "(compensated by guidance)")
+    g.add_argument("--gravity", action=argparse.BooleanOptionalAction,
+                   help="gravity on the interceptor, compensated by the autopilot (default "
+                   "off, or the scenario's [interceptor] gravity)")
     g.add_argument("--accel-limit", type=float, help="lateral acceleration limit (m/s²) "
                    "(default 300)")
     g.add_argument("--guidance-rate", type=float, help="guidance command rate (Hz) "
@@ -80,7 +87,8 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..guide import plots
     from ..guide.engagement import Engagement, Guidance, simulate
-    from ..guide.study import engagement_from_scenario, guidance_from_scenario, scenario_from_flags
+    from ..guide.study import (apply_guidance, engagement_from_scenario, guidance_from_scenario,
+                               scenario_from_flags)
 
     for name in ("nav-ratio", "speed", "range", "rate", "accel-limit", "guidance-rate",
                  "duration", "weave-period"):
@@ -96,6 +104,8 @@ def run(args) -> int:
     maneuver = args.maneuver
     if maneuver is None and args.target_accel:
         maneuver = "step"
+    if args.lag_order is not None and not 1 <= args.lag_order <= 8:
+        raise ConfigError(f"--lag-order: must be an integer in [1, 8], got {args.lag_order}")
     common = dict(lag_order=args.lag_order, integrator=args.integrator, gravity=args.gravity)
 
     if args.scenario:
@@ -109,7 +119,8 @@ def run(args) -> int:
                                    accel_limit=args.accel_limit, maneuver=maneuver, **common)
         label = Path(args.scenario).stem
         if on == "truth":
-            eng = engagement_from_scenario(sc, g, heading_error=args.heading_error)
+            eng = engagement_from_scenario(sc, g, heading_error=args.heading_error,
+                                           weave_period=args.weave_period)
             if args.duration:
                 eng = replace(eng, duration=args.duration)
         else:
@@ -129,6 +140,7 @@ def run(args) -> int:
                                                        if args.heading_error is None
                                                        else args.heading_error)),
                 guidance=replace(sc.guidance, law=g.law, nav_ratio=g.nav_ratio, on=on))
+            pl_sc = apply_guidance(pl_sc, g, weave_period=args.weave_period)
     else:
         on = args.guidance_on or "truth"
         seed = 20261129 if args.seed is None else args.seed
@@ -139,6 +151,9 @@ def run(args) -> int:
         nav = args.nav_ratio or 4.0
         he = -0.35 if args.heading_error is None else args.heading_error
         label = "engage"
+        common.update(lag_order=1 if args.lag_order is None else args.lag_order,
+                      gravity=bool(args.gravity))
+        weave_period = 4.0 if args.weave_period is None else args.weave_period
         if on == "truth":
             g = Guidance(law=law, nav_ratio=nav, accel_limit=accel_limit, lag=lag, plant_hz=rate,
                          guidance_hz=args.guidance_rate or rate, maneuver=maneuver or "none",
@@ -147,10 +162,11 @@ def run(args) -> int:
                              target_speed=300.0 if args.target_speed is None else args.target_speed,
                              range=args.range or 12000.0, heading_error=he,
                              target_accel=args.target_accel or 0.0,
-                             weave_period=args.weave_period, duration=args.duration or 60.0)
+                             weave_period=weave_period, duration=args.duration or 60.0)
         else:
             g = Guidance(law=law, nav_ratio=nav, accel_limit=accel_limit, lag=lag, plant_hz=rate,
-                         guidance_hz=args.guidance_rate or min(rate, 100.0))
+                         guidance_hz=args.guidance_rate or min(rate, 100.0),
+                         maneuver=maneuver or "none", **common)
             pl_sc = scenario_from_flags(
                 law=law, nav_ratio=nav, lag=lag, heading_error=he,
                 target_accel=args.target_accel or 0.0, speed=args.speed or 900.0,
@@ -158,10 +174,8 @@ def run(args) -> int:
                 rng_m=args.range or 12000.0, rate=rate, guidance_rate=g.guidance_hz,
                 guidance_on=on, seed=seed, accel_limit=accel_limit,
                 duration=args.duration or 60.0)
+            pl_sc = apply_guidance(pl_sc, g, weave_period=weave_period)
     if on != "truth":
-        if maneuver == "weave" or args.lag_order != 1 or args.gravity or args.integrator != "rk4":
-            raise ConfigError("--maneuver weave, --lag-order, --gravity and --integrator euler "
-                              "need --guidance-on truth (the pipeline plant is first-order RK4)")
         r = pipeline.run(pl_sc)
         doc = {"status": r.status, "miss_distance_m": r.miss_distance_m,
                "t_closest_s": r.t_closest_s, "max_accel_cmd": r.summary["max_accel_cmd"],
@@ -177,7 +191,7 @@ def run(args) -> int:
         extra = {}
     doc.update(law=g.law, nav_ratio=g.nav_ratio, lag_s=g.lag, lag_order=g.lag_order,
                guidance_on=on, plant_hz=g.plant_hz, guidance_hz=g.guidance_hz,
-               maneuver=g.maneuver if on == "truth" else ("step" if maneuver else "none"),
+               maneuver=g.maneuver,
                integrator=g.integrator, gravity=g.gravity, accel_limit=g.accel_limit,
                seed=seed, **extra)
     plot_path = None

@@ -10,6 +10,7 @@ unless ``--guidance-on truth`` is given.
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 NAME = "montecarlo"
@@ -26,11 +27,15 @@ def add_arguments(p) -> None:
     p.add_argument("--law", choices=["pp", "pn", "tpn", "apn", "ogl"])
     p.add_argument("--nav-ratio", type=float)
     p.add_argument("--lag", type=float, help="flight-control time constant (s)")
-    p.add_argument("--lag-order", type=int, default=1)
+    p.add_argument("--lag-order", type=int,
+                   help="binomial lag order (default: the scenario's [interceptor] lag_order)")
     p.add_argument("--integrator", choices=["rk4", "euler"], default="rk4")
-    p.add_argument("--gravity", action="store_true")
-    p.add_argument("--maneuver", choices=["none", "step", "weave"])
-    p.add_argument("--weave-period", type=float, default=4.0)
+    p.add_argument("--gravity", action=argparse.BooleanOptionalAction,
+                   help="gravity on the interceptor (default: the scenario's)")
+    p.add_argument("--maneuver", choices=["none", "step", "weave"],
+                   help="target maneuver kind (default: the scenario's)")
+    p.add_argument("--weave-period", type=float,
+                   help="weave period (s) (default: the scenario's maneuver_period_s)")
     p.add_argument("--sigma-heading", type=float, default=0.02,
                    help="σ of the heading error dispersion (rad) (default %(default)s)")
     p.add_argument("--sigma-pos", type=float, default=50.0,
@@ -92,6 +97,8 @@ def run(args) -> int:
                              f"xband montecarlo — {name}: {c.runs} runs, {g.law.upper()} "
                              f"N′={g.nav_ratio:g}, guidance on {c.guidance_on}")
     doc = {"scenario": name, "seed": c.seed, "guidance_on": c.guidance_on, "law": g.law,
+           "lag_s": g.lag, "lag_order": g.lag_order, "gravity": g.gravity,
+           "maneuver": g.maneuver, "integrator": g.integrator,
            "executor": where, "wall_seconds": wall, **s,
            "outputs": {"results": str(csv), "plot": str(png) if png else None}}
     if args.json:

@@ -117,7 +117,8 @@ class Guidance:
 
 
 class Salvo:
-    """n engagements under one ``Guidance``. Initial states (n, 3) each; ``man`` (n, 6)
+    """n engagements under one ``Guidance``. Initial states (n, 3) each (with gravity the
+    lag starts trimmed: its stages hold +g on z); ``man`` (n, 6)
     the target maneuver (amplitude vector, start time, ω, phase; see
     xband.reference.flyout). ``run`` advances them; results in ``status``, ``t_cpa``,
     ``miss``, ``stats`` (peak |a_c|, saturated commands, ∫|a_c|² dt)."""
@@ -140,6 +141,9 @@ class Salvo:
         self.phi, self.gam, self.gg = lag_matrices(g.lag, g.lag_order, g.dt, g.integrator)
         self.M = np.zeros((6 + 3 * g.lag_order, n))
         self.M[0:3], self.M[3:6] = arrs[0].T, arrs[1].T
+        if g.gravity:
+            # launched trimmed: every lag stage already holds the autopilot's +g on z
+            self.M[8::3] = G0
         self.T = np.ascontiguousarray(np.concatenate([arrs[2].T, arrs[3].T]))
         self.AC = np.zeros((3, n))
         self.MAN = np.ascontiguousarray(man.T)
@@ -163,7 +167,10 @@ class Salvo:
     @property
     def a_ach(self) -> np.ndarray:
         o = 6 + 3 * (self.g.lag_order - 1)
-        return self.M[o:o + 3].T
+        a = self.M[o:o + 3].T.copy()
+        if self.g.gravity:                 # kinematic: less the autopilot's +g
+            a[:, 2] -= G0
+        return a
 
     def run(self, nsteps: int) -> None:
         """Advance the flying runs by nsteps plant steps (fewer if all end first)."""

@@ -60,6 +60,8 @@ class Campaign:
             raise ConfigError(f"--runs: must be an integer >= 1, got {self.runs!r}")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
             raise ConfigError(f"seed: must be an integer in [0, 2^63), got {self.seed!r}")
+        if not (self.weave_period > 0 and math.isfinite(self.weave_period)):
+            raise ConfigError(f"weave period: must be > 0, got {self.weave_period!r}")
         for name in ("sigma_heading", "sigma_pos", "start_spread"):
             v = getattr(self, name)
             if not (v >= 0 and math.isfinite(v)):
@@ -124,7 +126,8 @@ def _pipeline_chunk(c: Campaign, start: int, stop: int) -> dict:
     for j, i in enumerate(range(start, stop)):
         rs = int(run_seed(c.seed, i).generate_state(1, np.uint64)[0] >> np.uint64(1))
         tgts = list(sc.targets)
-        tgts[ti] = replace(tgts[ti], position_m=list(t_pos[j]), maneuver_start_s=float(man[j, 3]))
+        tgts[ti] = replace(tgts[ti], position_m=list(t_pos[j]), maneuver_start_s=float(man[j, 3]),
+                           maneuver_phase_rad=float(man[j, 5]))
         run_sc = replace(sc, scenario=replace(sc.scenario, seed=rs), targets=tuple(tgts),
                          interceptor=replace(sc.interceptor, heading_error_rad=float(he[j])))
         r = pipeline.run(run_sc)

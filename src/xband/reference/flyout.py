@@ -29,8 +29,11 @@ v⁺ = v + h/6 (a₀ + 4a_½ + a₁) — exact for a step; Euler (0): p⁺ = p +
 
 Guidance (xband.reference.guidance, law codes there) runs on truth every ``g_every`` plant
 steps, on the step index k (t = k·dt), with the true a_T(t) for apn/ogl and the achieved
-a_M; its command is held in between. Per run ``stats`` (3, n) accumulates the peak |a_c|,
-the number of saturated commands and the control effort ∫|a_c|² dt (guidance part).
+a_M; its command is held in between. The achieved acceleration it sees is the lag's output
+less the gravity compensation (the kinematic a_M). ``hold`` is the plant alone: the
+command ``AC`` (already including +g on z) is held for the whole call. Per run ``stats``
+(3, n) accumulates the peak |a_c|, the number of saturated commands and the control effort
+∫|a_c|² dt (guidance part).
 
 Closest approach: during a step where r·v goes from < 0 to ≥ 0 (r = p_T − p_M) the cubic
 Hermite interpolation of r in the step is bisected (60 times) for d|r|²/dt = 0, as in
@@ -60,6 +63,24 @@ def fly(M, T, AC, MAN, phi, gam, gg, law, nav_ratio, tau, a_max, grav, man_kind,
         g_every, dt, k0, nsteps, status, t_cpa, miss, stats):
     """Advance every run with status 0 by up to nsteps plant steps from step k0; in place.
     See the module documentation for the layout and the equations."""
+    _fly(M, T, AC, MAN, phi, gam, gg, law, nav_ratio, tau, a_max, grav, man_kind,
+         integrator, g_every, dt, k0, nsteps, status, t_cpa, miss, stats, True)
+
+
+def hold(M, T, AC, MAN, phi, gam, gg, grav, man_kind, integrator, dt, k0, nsteps, status,
+         t_cpa, miss, stats):
+    """The plant of ``fly`` without its guidance: advance every run with status 0 by up to
+    nsteps plant steps from step k0 holding the command AC (gravity compensation included),
+    in place (the pipeline's plant for n-th-order lags, gravity and weaving targets)."""
+    d = phi.shape[0]
+    if d < 3 or d > 10 or M.shape[0] != 6 + 3 * (d - 2):
+        raise ValueError("hold: lag order must be 1..8 and M must have 6 + 3·order rows")
+    _fly(M, T, AC, MAN, phi, gam, gg, 2, 1.0, 0.0, 1.0, grav, man_kind, integrator, 1, dt, k0,
+         nsteps, status, t_cpa, miss, stats, False)
+
+
+def _fly(M, T, AC, MAN, phi, gam, gg, law, nav_ratio, tau, a_max, grav, man_kind, integrator,
+         g_every, dt, k0, nsteps, status, t_cpa, miss, stats, guide):
     d = phi.shape[0]
     order = d - 2
     if d < 3 or d > 10 or M.shape[0] != 6 + 3 * order:
@@ -76,14 +97,14 @@ def fly(M, T, AC, MAN, phi, gam, gg, law, nav_ratio, tau, a_max, grav, man_kind,
             break
         t = (k0 + s) * h
         m, tg, ac, man = M[:, act], T[:, act], AC[:, act], MAN[:, act]
-        if (k0 + s) % g_every == 0:
+        if guide and (k0 + s) % g_every == 0:
             k = act.size
             q0 = _man(man_kind, t, man[3], man[4], man[5], -tol)
             a3, tgo, sat = np.empty((k, 3)), np.empty(k), np.empty(k, np.uint8)
             guidance_command(np.ascontiguousarray((tg[0:3] - m[0:3]).T),
                              np.ascontiguousarray((tg[3:6] - m[3:6]).T),
                              np.ascontiguousarray(m[3:6].T),
-                             np.ascontiguousarray(m[ach:ach + 3].T),
+                             np.ascontiguousarray((m[ach:ach + 3] - gvec[:, None]).T),
                              np.ascontiguousarray((q0 * man[0:3]).T),
                              law, nav_ratio, tau, a_max, a3, tgo, sat)
             ac = a3.T + gvec[:, None]
