@@ -4,6 +4,7 @@ Everything else about the package lives in pyproject.toml; this file only lists 
 extensions, their compiler flags and the Cython directives (set once, here).
 """
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +26,30 @@ DIRECTIVES = {
 #   XBAND_BUILD_ONLY=kalman python setup.py build_ext --inplace)
 ONLY = {s for s in os.environ.get("XBAND_BUILD_ONLY", "").split(",") if s}
 
-extensions = [
-    Extension(
+FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+
+
+def _extension(pyx: Path, extra: tuple = ()) -> Extension:
+    return Extension(
         f"xband._ext.{pyx.stem}",
         [str(pyx.relative_to(HERE))],
         include_dirs=[np.get_include(), "ext"],
-        extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
+        extra_compile_args=FLAGS + list(extra),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
-    for pyx in sorted((HERE / "ext").glob("*.pyx"))
-    if not ONLY or pyx.stem in ONLY
-]
+
+
+extensions = [_extension(pyx) for pyx in sorted((HERE / "ext").glob("*.pyx"))
+              if not ONLY or pyx.stem in ONLY]
+
+# ISA variants (x86-64 only): ext/isa/<stem>_avx2.pyx includes ext/<stem>.pyx and is built
+# with -mavx2; xband._kernels picks it at run time when the CPU has AVX2, so the wheel still
+# runs on any x86-64. Only where it was measured to pay and to give the same bits
+# (benches/bench_guide.py --isa).
+if platform.machine().lower() in ("x86_64", "amd64"):
+    extensions += [_extension(pyx, ("-mavx2",))
+                   for pyx in sorted((HERE / "ext" / "isa").glob("*_avx2.pyx"))
+                   if not ONLY or pyx.stem.removesuffix("_avx2") in ONLY]
 
 setup(
     ext_modules=cythonize(

@@ -38,7 +38,36 @@ BUILD_HINT = "make build  (or: pip install -e . — needs Cython>=3, numpy and a
 _state: dict = {"mode": None, "backend": None, "mods": {}}
 
 
+def _cpu_has_avx2() -> bool:
+    """AVX2 on this CPU (numpy's run-time dispatch table, else /proc/cpuinfo)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+        return bool(__cpu_features__.get("AVX2", False))
+    except Exception:       # numpy internals moved: ask the kernel
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+                return any(line.startswith("flags") and " avx2" in line for line in f)
+        except OSError:
+            return False
+
+
+def isa() -> str:
+    """``avx2`` when the AVX2 builds of the kernels that have one are used, else
+    ``baseline`` (``XBAND_ISA=baseline`` forces the baseline builds)."""
+    want = os.environ.get("XBAND_ISA", "auto").strip().lower() or "auto"
+    if want not in ("auto", "baseline", "avx2"):
+        raise ConfigError(f"XBAND_ISA={want!r}: expected one of auto, baseline, avx2")
+    if want == "baseline" or not _cpu_has_avx2():
+        return "baseline"
+    return "avx2"
+
+
 def _load_compiled(stem: str) -> ModuleType:
+    if isa() == "avx2":
+        try:                # an ISA variant (ext/isa/<stem>_avx2.pyx) where one is built
+            return importlib.import_module(f"xband._ext.{stem}_avx2")
+        except ImportError:
+            pass
     return importlib.import_module(f"xband._ext.{stem}")
 
 
