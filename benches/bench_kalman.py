@@ -66,3 +66,24 @@ def test_sph_gate(benchmark, impl, rng, n):
     benchmark.extra_info.update(n=n, backend=kind)
     gate = np.full(n, 18.47)                  # χ²₄ at 0.999
     benchmark(k.sph_gate, x, P, z, R, gate, out, ll)
+
+
+@pytest.mark.parametrize("n", sizes(10, 100, short=(10,)))
+def test_sph_gate_pairs(benchmark, impl, rng, n):
+    """The sparse gate on the same input as test_sph_gate (same group): the range-window
+    pre-gate and pair list instead of the n × n matrices (what the GNN tracker calls)."""
+    kind, load = impl
+    k = load("kalman")
+    x, P = _batch(rng, n)
+    z = np.column_stack([rng.uniform(1e3, 3e4, n), rng.uniform(-3, 3, n), rng.uniform(0, 1, n),
+                         rng.uniform(-300, 300, n)])
+    R = np.tile(np.diag([25.0, 1e-6, 1e-6, 1.0]), (n, 1, 1))
+    order = np.argsort(z[:, 0]).astype(np.int64)
+    order_az = np.argsort(z[:, 1]).astype(np.int64)
+    cap = 4 * n + 16
+    ti, dj = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    nis, ll = np.empty(cap), np.empty(cap)
+    benchmark.group = f"sph_gate {n}x{n}"
+    benchmark.extra_info.update(n=n, backend=f"{kind} pairs")
+    gate = np.full(n, 18.47)                  # χ²₄ at 0.999
+    benchmark(k.sph_gate_pairs, x, P, z, R, gate, order, n, order_az, n, ti, dj, nis, ll)

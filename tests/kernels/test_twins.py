@@ -43,7 +43,7 @@ def test_coords(rng, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("d", [2, 6, 9])
+@pytest.mark.parametrize("d", [2, 6, 7, 9])
 def test_kf_predict_update(rng, n, d):
     x, P = states(rng, n, d) if d >= 6 else rng.normal(size=(n, d)), spd(rng, n, d, 10.0)
     F = np.eye(d) + 0.1 * rng.normal(size=(d, d))
@@ -82,6 +82,57 @@ def test_kf_predict_update(rng, n, d):
         assert s1[1] == r_kal.SKIP_NONFINITE and np.array_equal(x1[1], before[1])
         assert s1[2] == r_kal.SKIP_SINGULAR and np.array_equal(x1[2], before[2])
     np.testing.assert_array_equal(P1, np.swapaxes(P1, 1, 2))        # exactly symmetric
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("d", [3, 6, 7, 9, 12])
+@pytest.mark.parametrize("perm", [(0, 1, 2), (1, 0, 2), (0, 1), (0, 1, 2, 3)])
+def test_kf_update_selection(rng, n, d, perm):
+    """Selection H (position-only, rows of the identity): the compiled kernel's unrolled
+    paths (m = 3 position-first with d = 6 at compile time, and the general selection
+    path) against the numpy twin, and the position-first path against the same update
+    with its measurement rows permuted (a different compiled path, the same estimate)."""
+    m = len(perm)
+    if max(perm) >= d:
+        pytest.skip("selection beyond the state")
+    x, P = (states(rng, n, d) if d >= 6 else rng.normal(size=(n, d)) * 100), spd(rng, n, d, 10.0)
+    H = np.zeros((m, d))
+    H[np.arange(m), perm] = 1.0
+    z = (x[:, list(perm)] + rng.normal(size=(n, m)) * 10) if n else np.empty((0, m))
+    R = spd(rng, n, m)
+    if n > 5:
+        z[1, m - 1] = np.inf               # non-finite measurement → skipped
+        R[2, 1, 0] = np.nan                # non-finite R off the diagonal → skipped
+        for row, a in ((3, 0), (4, m - 1), (5, min(1, m - 1))):   # S not PD at pivot a
+            R[row, a, a] = -P[row, perm[a], perm[a]] - 1e3
+    outs = []
+    for k in (c_kal, r_kal):
+        xx, PP = x.copy(), P.copy()
+        nis, ll, st = np.empty(n), np.empty(n), np.empty(n, np.int8)
+        k.kf_update(xx, PP, z, H, R, nis, ll, st)
+        outs.append((xx, PP, nis, ll, st))
+    (x1, P1, nis1, ll1, s1), (x2, P2, nis2, ll2, s2) = outs
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_allclose(x1, x2, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(P1, P2, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(nis1, nis2, rtol=1e-9)
+    np.testing.assert_allclose(ll1, ll2, rtol=1e-9)
+    np.testing.assert_array_equal(P1, np.swapaxes(P1, 1, 2))
+    if n > 5:
+        assert list(s1[1:6]) == [r_kal.SKIP_NONFINITE] * 2 + [r_kal.SKIP_SINGULAR] * 3
+        np.testing.assert_array_equal(x1[1:6], x[1:6])
+        np.testing.assert_array_equal(P1[1:6], P[1:6])
+        assert np.all(np.isnan(nis1[1:6])) and np.all(np.isnan(ll1[1:6]))
+    if perm == (0, 1, 2) and n:            # rows permuted: the general selection path
+        q = [1, 2, 0]
+        xx, PP = x.copy(), P.copy()
+        nis, ll, st = np.empty(n), np.empty(n), np.empty(n, np.int8)
+        c_kal.kf_update(xx, PP, np.ascontiguousarray(z[:, q]), np.ascontiguousarray(H[q]),
+                        np.ascontiguousarray(R[:, q][:, :, q]), nis, ll, st)
+        np.testing.assert_array_equal(st, s1)
+        np.testing.assert_allclose(xx, x1, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(PP, P1, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(nis, nis1, rtol=1e-10)
 
 
 def sph_meas(rng, x, k):
@@ -211,6 +262,73 @@ def test_sph_gate_many_detections(rng):
     assert np.isfinite(a).sum() > k // 4
     np.testing.assert_allclose(a, b, rtol=1e-8)
     np.testing.assert_allclose(la, lb, rtol=1e-8, atol=1e-8)
+
+
+def _sorted(v, ok):
+    u = np.flatnonzero(np.isfinite(v) & ok)
+    u = u[np.argsort(v[u], kind="stable")]
+    return np.concatenate([u, np.setdiff1d(np.arange(v.size), u)]).astype(np.int64), u.size
+
+
+def _pairs(k_mod, x, P, z, R, g, cap):
+    order, nr = _sorted(z[:, 0], np.isfinite(R[:, 0, 0]))
+    with np.errstate(invalid="ignore"):
+        order_az, na = _sorted(z[:, 1], np.isfinite(R[:, 1, 1]) & (np.abs(z[:, 1]) <= np.pi))
+    ti, dj = np.full(cap, -1, np.int64), np.full(cap, -1, np.int64)
+    nis, ll = np.full(cap, np.nan), np.full(cap, np.nan)
+    cnt = k_mod.sph_gate_pairs(x, P, z, R, g, order, nr, order_az, na, ti, dj, nis, ll)
+    c = min(cnt, cap)
+    o = np.lexsort((dj[:c], ti[:c]))
+    return cnt, ti[:c][o], dj[:c][o], nis[:c][o], ll[:c][o], ti[c:]
+
+
+@pytest.mark.parametrize("n,k", [(0, 5), (4, 0), (1, 1), (9, 700), (60, 40), (300, 300)])
+@pytest.mark.parametrize("gate_kind", ["chi2", "inf", "tight"])
+def test_sph_gate_pairs(rng, n, k, gate_kind):
+    """The sparse gate (range-window pre-gate) finds exactly the finite cells of the dense
+    sph_gate, with bit-identical NIS and log-likelihoods in the compiled kernel; the
+    numpy twin agrees; too small buffers report the count and overflow nothing."""
+    x, P = states(rng, n), spd(rng, n, 6, 100.0)
+    src = x[rng.integers(0, n, k)] if n else states(rng, k)
+    z, R = sph_meas(rng, src, k)
+    if k > 20:
+        z[::7, 1:3] = np.nan               # sum-only detections
+        z[5] = np.nan                      # nothing usable
+        z[6, 0] = np.nan                   # no range: tried with every track
+        R[8, 0, 0] = np.inf                # unusable range variance
+        z[9, 0] = z[10, 0]                 # equal ranges
+        R[11] *= 1e6                       # a wide detection (widens the window)
+        z[12, 1] = z[12, 1] + 2 * np.pi    # azimuth outside [−π, π]: tried with every track
+        R[13, 1, 1] = np.nan               # unusable azimuth variance
+        z[14:17, 1] = [np.pi, -np.pi, np.pi - 1e-7]   # azimuths at the seam
+    if n > 3 and k > 20:                   # tracks just across the ±π seam from them
+        for i, az in ((1, np.pi - 2e-3), (2, -np.pi + 2e-3), (3, -np.pi)):
+            rho = np.hypot(x[i, 0], x[i, 1])
+            x[i, 0], x[i, 1] = rho * np.sin(az), rho * np.cos(az)
+            z[14 + i - 1, [0, 2]] = np.hypot(rho, x[i, 2]), np.arctan2(x[i, 2], rho)
+    g = {"chi2": rng.uniform(5.0, 30.0, k), "inf": np.full(k, np.inf),
+         "tight": np.full(k, 0.5)}[gate_kind]
+    dense, dll = np.empty((n, k)), np.empty((n, k))
+    c_kal.sph_gate(x, P, z, R, g, dense, dll)
+    want_t, want_d = np.nonzero(np.isfinite(dense))
+    # the numpy twin evaluates every pair in Python: compared up to 10 000 pairs
+    for mod in (c_kal, r_kal) if n * k <= 10_000 else (c_kal,):
+        cnt, ti, dj, nis, ll, rest = _pairs(mod, x, P, z, R, g, n * k + 1)
+        assert cnt == want_t.size
+        np.testing.assert_array_equal(ti, want_t)
+        np.testing.assert_array_equal(dj, want_d)
+        if mod is c_kal:
+            np.testing.assert_array_equal(nis, dense[want_t, want_d])
+            np.testing.assert_array_equal(ll, dll[want_t, want_d])
+        else:
+            np.testing.assert_allclose(nis, dense[want_t, want_d], rtol=1e-8)
+            np.testing.assert_allclose(ll, dll[want_t, want_d], rtol=1e-8, atol=1e-8)
+        assert np.all(rest == -1)
+        if cnt > 2:                        # short buffers: the count, nothing past them
+            cnt2, ti2, *_ = _pairs(mod, x, P, z, R, g, 2)
+            assert cnt2 == cnt and ti2.size == 2
+    if gate_kind == "chi2" and n * k > 1000:
+        assert 0 < want_t.size < n * k // 4                # the window prunes something
 
 
 # The guidance and engage twins are compared in tests/guide/test_guide_twins.py.

@@ -61,6 +61,41 @@ def test_gnn_components_equal_dense(trial, monkeypatch):
     assert total(r1, c1) == pytest.approx(total(r2, c2), rel=1e-12)
 
 
+@pytest.mark.parametrize("dense_max", [None, 0])
+@pytest.mark.parametrize("trial", range(8))
+def test_gnn_pairs_equals_dense(trial, dense_max, monkeypatch):
+    """gnn_pairs on the finite cells of a cost matrix returns exactly gnn's assignment
+    (small problems solved densely, large ones per component)."""
+    if dense_max is not None:
+        monkeypatch.setattr(association, "GNN_DENSE_MAX", dense_max)
+    rng = np.random.default_rng(200 + trial)
+    n, k = (rng.integers(1, 6), rng.integers(1, 6)) if trial < 4 else (150, 120)
+    cost = rng.exponential(1.0, (n, k))
+    cost[rng.random((n, k)) < (0.4 if trial < 4 else 1.0 - 3.0 / k)] = np.inf
+    cost[0, 0] = np.nan if trial % 3 == 0 else cost[0, 0]    # never taken
+    g = rng.uniform(0.5, 2.0, n) if trial % 2 else 1.0
+    r1, c1 = gnn(np.where(np.isnan(cost), np.inf, cost), g)
+    ti, dj = np.nonzero(np.isfinite(cost) | np.isnan(cost))
+    r2, c2 = association.gnn_pairs(ti, dj, cost[ti, dj], n, k, g)
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(c1, c2)
+    best, _ = brute_gnn(np.where(np.isnan(cost), np.inf, cost), np.broadcast_to(g, (n,))) \
+        if n * k <= 30 else (None, None)
+    if best is not None:
+        gg = np.broadcast_to(g, (n,))
+        cc = np.where(np.isnan(cost), np.inf, cost)
+        assert cc[r2, c2].sum() + np.delete(gg, r2).sum() == pytest.approx(best, rel=1e-12)
+
+
+def test_gnn_pairs_rejects_bad_input():
+    with pytest.raises(association.InputError, match="pair indices"):
+        association.gnn_pairs([0, 3], [0, 0], [0.1, 0.2], 2, 2, 1.0)
+    with pytest.raises(association.InputError, match="one length"):
+        association.gnn_pairs([0], [0, 1], [0.1], 2, 2, 1.0)
+    r, c = association.gnn_pairs([], [], [], 0, 3, 1.0)
+    assert r.size == c.size == 0
+
+
 def brute_jpda(lik, gated, pd, pg, lam):
     n, k = lik.shape
     beta = np.zeros((n, k + 1))

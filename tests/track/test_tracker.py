@@ -105,3 +105,39 @@ def test_jpda_falls_back_to_gnn_on_a_huge_cluster(rng, monkeypatch):
                      p, v, 30)[-1]
     assert tracker.stats["jpda_fallbacks"] > 0
     assert np.all(np.isfinite(tracks.x))
+
+
+@pytest.mark.parametrize("flt", ["ekf", "imm"])
+def test_sparse_gating_equals_dense(flt, monkeypatch):
+    """The GNN scan's sparse gate (range/azimuth windows, pairs only) gives the very tracks
+    of the dense n × k gate: 40 crossing targets in clutter, some sum-only detections, one
+    target across the ±π azimuth seam; ids, confirmation, states and covariances equal."""
+    from xband.track import tracker as tr_mod
+
+    p = np.column_stack([np.linspace(-8000, 8000, 40), np.linspace(6000, 14000, 40),
+                         np.full(40, 1500.0)])
+    p[0] = [-1.0, -9000.0, 1000.0]                   # due south: azimuth ≈ ±π
+    v = np.column_stack([np.linspace(150, -150, 40), np.full(40, -60.0), np.zeros(40)])
+    radar = Radar(p_detection=0.9, false_alarms_per_scan=20.0)
+    runs = []
+    for sparse_min in (0, 10 ** 12):
+        monkeypatch.setattr(tr_mod, "SPARSE_GATE_MIN", sparse_min)
+        rng = np.random.default_rng(11)
+        sensor = MeasurementModel(radar)
+        tracker = Tracker(TrackerConfig(filter=flt))
+        out = []
+        for k in range(12):
+            t = 0.5 * k
+            dets = sensor.measure(t, p + v * t, v, np.ones(len(p)), rng)
+            if len(dets) > 3:
+                dets.az[::4] = np.nan                # sum-only detections
+                dets.el[::4] = np.nan
+            out.append(tracker.step(dets, t))
+        runs.append((out, dict(tracker.stats)))
+    (a, sa), (b, sb) = runs
+    assert sa == sb and sa["updates"] > 200
+    for ta, tb in zip(a, b):
+        np.testing.assert_array_equal(ta.id, tb.id)
+        np.testing.assert_array_equal(ta.confirmed, tb.confirmed)
+        np.testing.assert_array_equal(ta.x, tb.x)
+        np.testing.assert_array_equal(ta.P, tb.P)

@@ -277,3 +277,27 @@ def sph_gate(x, P, z, R, gate, out, loglik):
                 continue
             out[i, k] = nis
             loglik[i, k] = -0.5 * (nis + 2.0 * np.sum(np.log(np.diag(L))) + sel.size * LOG_2PI)
+
+
+def sph_gate_pairs(x, P, z, R, gate, order, nr, order_az, na, ti, dj, nis, loglik):
+    """The pairs of ``sph_gate`` inside the gate, without keeping the dense matrices:
+    track ti[p], detection dj[p], NIS nis[p] and log-likelihood loglik[p] for p < the
+    returned count, written while they fit in the buffers (the order of the pairs is
+    unspecified; the compiled kernel emits them by track, candidates by range).
+
+    ``order`` lists the detections with a finite range and range variance by increasing
+    range (its first ``nr`` entries), then the others; ``order_az`` those with a finite
+    azimuth in [−π, π] and finite azimuth variance by increasing azimuth (its first
+    ``na``), then the others. The compiled kernel only tries, for each track, the
+    detections whose range is within √(max γ · (H P Hᵀ_rr + max R_rr)) of the predicted
+    one, or those within the like azimuth window on the circle, whichever list is
+    shorter (no pair outside either can pass the gate's bound on that component); here
+    every pair is evaluated, as in ``sph_gate``."""
+    n, k = x.shape[0], z.shape[0]
+    out, ll = np.empty((n, k)), np.empty((n, k))
+    sph_gate(x, P, z, R, gate, out, ll)
+    a, b = np.nonzero(np.isfinite(out))
+    cnt = a.size
+    c = min(cnt, ti.shape[0])
+    ti[:c], dj[:c], nis[:c], loglik[:c] = a[:c], b[:c], out[a[:c], b[:c]], ll[a[:c], b[:c]]
+    return cnt

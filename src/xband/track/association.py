@@ -69,6 +69,12 @@ def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     if n * k <= GNN_DENSE_MAX:
         return _gnn_dense(cost, g, ok)
     ti, dj = np.nonzero(ok)
+    return _gnn_components(ti, dj, cost[ti, dj], g, n, k)
+
+
+def _gnn_components(ti, dj, cval, g, n, k):
+    """GNN per connected component of the pairs (ti, dj) worth taking (cost cval < g[ti]),
+    listed by track then detection; returns (rows, cols) sorted by row."""
     if ti.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     A = csr_matrix((np.ones(ti.size, np.int8), (ti, n + dj)), shape=(n + k, n + k))
@@ -79,9 +85,9 @@ def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = [ti[single]], [dj[single]]
     multi = ~single
     if multi.any():
-        cm, tm, dm = comp[multi], ti[multi], dj[multi]
+        cm, tm, dm, vm = comp[multi], ti[multi], dj[multi], cval[multi]
         order = np.argsort(cm, kind="stable")
-        cm, tm, dm = cm[order], tm[order], dm[order]
+        cm, tm, dm, vm = cm[order], tm[order], dm[order], vm[order]
         starts = np.flatnonzero(np.r_[True, cm[1:] != cm[:-1]])
         ends = np.r_[starts[1:], cm.size]
         for a, b in zip(starts.tolist(), ends.tolist()):
@@ -89,12 +95,41 @@ def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
             de, dj_loc = np.unique(dm[a:b], return_inverse=True)
             sub_ok = np.zeros((tr.size, de.size), bool)
             sub_ok[ti_loc, dj_loc] = True
-            r, c = _gnn_dense(cost[np.ix_(tr, de)], g[tr], sub_ok)
+            sub = np.full((tr.size, de.size), np.inf)   # only the ok pairs are ever read
+            sub[ti_loc, dj_loc] = vm[a:b]
+            r, c = _gnn_dense(sub, g[tr], sub_ok)
             rows.append(tr[r])
             cols.append(de[c])
     r, c = np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
     o = np.argsort(r, kind="stable")
     return r[o], c[o]
+
+
+def gnn_pairs(ti, dj, cost, n: int, k: int, miss_cost) -> tuple[np.ndarray, np.ndarray]:
+    """``gnn`` on a sparse cost: pairs (ti[p], dj[p]) of cost[p] (sorted by track, then
+    detection; every pair not listed costs +inf) among n tracks and k detections. The
+    same assignment as ``gnn`` on the dense matrix holding these costs."""
+    ti = np.asarray(ti, np.int64)
+    dj = np.asarray(dj, np.int64)
+    cost = np.asarray(cost, float)
+    if not (ti.ndim == dj.ndim == cost.ndim == 1 and ti.size == dj.size == cost.size):
+        raise InputError(f"gnn_pairs: ti, dj and cost must be 1-D of one length, got "
+                         f"{ti.shape}, {dj.shape}, {cost.shape}")
+    if n == 0 or k == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if ti.size and (ti.min() < 0 or ti.max() >= n or dj.min() < 0 or dj.max() >= k):
+        raise InputError(f"gnn_pairs: pair indices outside {n} tracks × {k} detections")
+    g = np.ascontiguousarray(np.broadcast_to(np.asarray(miss_cost, float), (n,)))
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(cost) & (cost < g[ti])
+    ti, dj, cost = ti[ok], dj[ok], cost[ok]
+    if n * k <= GNN_DENSE_MAX:
+        C = np.full((n, k), np.inf)
+        C[ti, dj] = cost
+        okm = np.zeros((n, k), bool)
+        okm[ti, dj] = True
+        return _gnn_dense(C, g, okm)
+    return _gnn_components(ti, dj, cost, g, n, k)
 
 
 def clusters(gated: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

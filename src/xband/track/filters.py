@@ -107,3 +107,43 @@ def gate_spherical(x, P, z, R, gate=None, with_loglik: bool = False):
     out, ll = np.empty((n, k)), np.empty((n, k))
     _kernels.get("kalman").sph_gate(x, P, z, R, g, out, ll)
     return (out, ll) if with_loglik else out
+
+
+def _sorted_usable(v, ok):
+    """Indices with finite v (and ok) by increasing v, then the others; and their count."""
+    usable = np.isfinite(v) & ok
+    u = np.flatnonzero(usable)
+    u = u[np.argsort(v[u], kind="stable")]
+    return np.concatenate([u, np.flatnonzero(~usable)]).astype(np.int64), u.size
+
+
+def gate_spherical_pairs(x, P, z, R, gate=None):
+    """The pairs of ``gate_spherical`` inside the gates, without the n_tracks × n_dets
+    matrices: (ti, dj, nis, loglik), sorted by track then detection. The kernel tries, for
+    each track, only the detections within the gate's range bound (a window of the
+    detections sorted by range) or its azimuth bound (sorted by azimuth), whichever
+    holds fewer (see ``sph_gate_pairs``); NIS and log-likelihoods are those of
+    ``gate_spherical`` to the bit."""
+    n, _ = _state(x, P)
+    z = np.ascontiguousarray(z, np.float64)
+    k = z.shape[0] if z.ndim == 2 else -1
+    z = _mat("z", z, (k, 4))
+    R = _mat("R", R, (k, 4, 4))
+    g = np.ascontiguousarray(np.broadcast_to(np.inf if gate is None else gate, (k,)),
+                             np.float64)
+    order, nr = _sorted_usable(z[:, 0], np.isfinite(R[:, 0, 0]))
+    az = z[:, 1]
+    with np.errstate(invalid="ignore"):
+        az_ok = np.isfinite(R[:, 1, 1]) & (np.abs(az) <= np.pi)
+    order_az, na = _sorted_usable(az, az_ok)
+    kern = _kernels.get("kalman")
+    cap = 4 * (n + k) + 16
+    while True:
+        ti, dj = np.empty(cap, np.int64), np.empty(cap, np.int64)
+        nis, ll = np.empty(cap), np.empty(cap)
+        cnt = kern.sph_gate_pairs(x, P, z, R, g, order, nr, order_az, na, ti, dj, nis, ll)
+        if cnt <= cap:
+            break
+        cap = cnt
+    o = np.argsort(ti[:cnt] * max(k, 1) + dj[:cnt], kind="stable")
+    return ti[:cnt][o], dj[:cnt][o], nis[:cnt][o], ll[:cnt][o]

@@ -114,6 +114,13 @@ class _Bank:
                                       np.ascontiguousarray(P[:, :6, :6]), z, R, gate,
                                       with_loglik)
 
+    def gate_spherical_pairs(self, z, R, gate=None):
+        """The gated pairs of ``gate_spherical`` (ti, dj, nis, loglik), sorted by track
+        then detection, without the dense matrices (filters.gate_spherical_pairs)."""
+        x, P, _ = self.estimate()
+        return filters.gate_spherical_pairs(np.ascontiguousarray(x[:, :6]),
+                                            np.ascontiguousarray(P[:, :6, :6]), z, R, gate)
+
     def _mixture_models(self, trk, det, beta, beta0, z, R):
         """JPDA/PDA update of every model by mixture reduction.
 

@@ -37,11 +37,13 @@ from ..errors import InputError
 from ..radar.measure import cart_of
 from ..types import Detections, Tracks
 from . import filters  # noqa: F401  (status codes)
-from .association import gnn, jpda_probabilities
+from .association import gnn, gnn_pairs, jpda_probabilities
 from .imm import IMM, SingleModel
 from .models import ModelSpec
 
 DIM = 6
+#: From this many track × detection cells on, GNN scans gate sparsely (pairs only).
+SPARSE_GATE_MIN = 20_000
 
 
 def make_bank(cfg: TrackerConfig):
@@ -138,17 +140,27 @@ class Tracker:
         if n and k:
             dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
             gate = self._gates[dof]
-            nis, ll = self.bank.gate_spherical(z, R, gate, with_loglik=True)
-            inside = nis <= gate[None, :]
             if cfg.association == "jpda":
+                nis, ll = self.bank.gate_spherical(z, R, gate, with_loglik=True)
+                inside = nis <= gate[None, :]
                 self._jpda(inside, ll, z, R)
                 hit = inside.any(axis=1)
                 assigned_det = inside.any(axis=0)
             else:
                 # GNN on the NIS scaled by each detection's gate: a pair costs NIS/γ ∈ [0, 1],
-                # leaving a track without a detection costs 1 (track.association.gnn)
-                cost = np.where(inside, nis / gate[None, :], np.inf)
-                rows, cols = gnn(cost, 1.0)
+                # leaving a track without a detection costs 1 (track.association.gnn).
+                # Large scans form only the gated pairs (range/azimuth-window pre-gate in
+                # the kernel), never the n × k matrices: the same pairs, NIS and assignment
+                # as the dense path, which small scans keep (less numpy overhead there).
+                if n * k >= SPARSE_GATE_MIN:
+                    ti, dj, nis, _ = self.bank.gate_spherical_pairs(z, R, gate)
+                    inside = nis <= gate[dj]
+                    ti, dj = ti[inside], dj[inside]
+                    rows, cols = gnn_pairs(ti, dj, nis[inside] / gate[dj], n, k, 1.0)
+                else:
+                    nis = self.bank.gate_spherical(z, R, gate)
+                    cost = np.where(nis <= gate[None, :], nis / gate[None, :], np.inf)
+                    rows, cols = gnn(cost, 1.0)
                 if rows.size:
                     status = self.bank.update_spherical(rows, z[cols], R[cols])
                     done = status == filters.UPDATED
