@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from xband.errors import HardwareError
+from xband.errors import ConfigError, HardwareError
 from xband.hil.iq import CallableSource, CpiShape, SigmfSource, SoapySource, ZmqSource
 from xband.types import Cube
 
@@ -193,10 +193,14 @@ def test_callable_source_and_sigmf_replay(tmp_path):
 
 # ------------------------------------------------------------------ PlutoSDR (pyadi-iio)
 def fake_adi(n_cpis: int = 3, overflow_on=(), nch: int = 1):
-    """A pyadi-iio-like module: ``Pluto(uri)`` with the attributes xband sets, ``rx()``
-    returning ADC codes (complex, ±2048 full scale) of ``tone`` — a single array for one
-    channel, a list for two, as pyadi-iio does — ``tx()`` recording what it sends, and
-    the AXI ADC status register behind ``_rxadc`` (overflow bit 2 set on the reads in
+    """A pyadi-iio-like module, as strict as pyadi-iio: ``Pluto(uri)`` is its ad9364
+    (one complex RX channel: only ``*_chan0`` properties, ``rx_enabled_channels`` ⊆ [0])
+    and ``ad9361(uri)`` the 2R2T part (``*_chan0`` and ``*_chan1``, channels ⊆ [0, 1]);
+    setting any other attribute is an AttributeError (a real pyadi-iio object would
+    silently grow a plain attribute, which is what these fakes must catch). ``rx()``
+    returns ADC codes (complex, ±2048 full scale) of ``tone`` — a single array for one
+    channel, a list for two, as pyadi-iio does — ``tx()`` records what it sends, and the
+    AXI ADC status register is behind ``_rxadc`` (overflow bit 2 set on the reads in
     ``overflow_on``, write-1-to-clear)."""
 
     class RxAdc:
@@ -211,13 +215,29 @@ def fake_adi(n_cpis: int = 3, overflow_on=(), nch: int = 1):
             self.writes.append((addr, v))
             self.reg &= ~v
 
-    class Pluto:
+    class Pluto:                    # adi.Pluto: ad9364, 1R1T
+        n_rx = 1
+        chan_props = ("gain_control_mode_chan0", "rx_hardwaregain_chan0",
+                      "tx_hardwaregain_chan0")
+        common = {"uri", "k", "sent", "destroyed", "_rxadc", "rx_lo", "tx_lo",
+                  "sample_rate", "rx_rf_bandwidth", "tx_rf_bandwidth", "rx_buffer_size",
+                  "rx_enabled_channels", "tx_enabled_channels", "tx_cyclic_buffer"}
+
         def __init__(self, uri):
             self.uri, self.k, self.sent, self.destroyed = uri, 0, [], []
             self._rxadc = RxAdc()
             self.rx_lo = 0
 
+        def __setattr__(self, name, value):
+            if name not in self.common and name not in self.chan_props:
+                raise AttributeError(f"{type(self).__name__} has no property {name!r}")
+            if name == "rx_enabled_channels" and any(
+                    not 0 <= c < self.n_rx for c in value):
+                raise IndexError(f"rx_enabled_channels {value}: {self.n_rx} RX channel(s)")
+            object.__setattr__(self, name, value)
+
         def rx(self):
+            assert len(self.rx_enabled_channels) == nch
             if self.k >= n_cpis:
                 raise TimeoutError("[Errno 110] Connection timed out")
             n = self.rx_buffer_size
@@ -236,7 +256,12 @@ def fake_adi(n_cpis: int = 3, overflow_on=(), nch: int = 1):
         def rx_destroy_buffer(self):
             self.destroyed.append("rx")
 
-    return types.SimpleNamespace(Pluto=Pluto)
+    class AD9361(Pluto):            # adi.ad9361: 2R2T
+        n_rx = 2
+        chan_props = Pluto.chan_props + ("gain_control_mode_chan1", "rx_hardwaregain_chan1",
+                                         "tx_hardwaregain_chan1")
+
+    return types.SimpleNamespace(Pluto=Pluto, ad9361=AD9361)
 
 
 def test_pluto_configures_receives_cpis_and_counts_overflows():
@@ -247,6 +272,7 @@ def test_pluto_configures_receives_cpis_and_counts_overflows():
     src = PlutoSource("usb:1.2.5", shape, center_hz=2.4e9, adi=fake_adi(4, (1,), nch=2),
                       clock=clock)
     d = src.dev
+    assert type(d).__name__ == "AD9361"                       # adi.Pluto has no chan1
     assert (d.uri, d.rx_lo, d.sample_rate, d.rx_rf_bandwidth) == ("usb:1.2.5", 2_400_000_000,
                                                                   1_000_000, 1_000_000)
     assert d.rx_enabled_channels == [0, 1] and d.rx_buffer_size == 400
@@ -271,6 +297,7 @@ def test_pluto_manual_gain_and_cyclic_pulse_train():
     src = PlutoSource("ip:192.168.2.1", shape, center_hz=1e9, gain_db=35,
                       rf_bandwidth_hz=1.5e6, adi=fake_adi())
     d = src.dev
+    assert type(d).__name__ == "Pluto" and d.rx_enabled_channels == [0]
     assert d.gain_control_mode_chan0 == "manual" and d.rx_hardwaregain_chan0 == 35.0
     assert d.rx_rf_bandwidth == 1_500_000
     pulse = np.zeros(200, complex)
@@ -284,6 +311,40 @@ def test_pluto_manual_gain_and_cyclic_pulse_train():
     with pytest.raises(Exception, match="full scale"):
         src.transmit(pulse * 2)
     src.close()
+
+
+def test_pluto_channels_pick_the_pyadi_class_or_are_refused():
+    from xband.hil.iq import PlutoSource
+
+    adi = fake_adi(nch=1)
+    # the fake is as strict as pyadi-iio's ad9364: what the old code did is refused
+    dev = adi.Pluto("ip:x")
+    with pytest.raises(AttributeError, match="gain_control_mode_chan1"):
+        dev.gain_control_mode_chan1 = "slow_attack"
+    with pytest.raises(IndexError):
+        dev.rx_enabled_channels = [0, 1]
+    # RX channel 1 alone is also the ad9361's
+    one = CpiShape(channels=("sum",), pulses=2, samples=50, sample_rate_hz=1e6)
+    src = PlutoSource("ip:x", one, center_hz=1e9, gain_db=20, rx_channels=[1], adi=adi)
+    d = src.dev
+    assert type(d).__name__ == "AD9361" and d.rx_enabled_channels == [1]
+    assert d.gain_control_mode_chan1 == "manual" and d.rx_hardwaregain_chan1 == 20.0
+    assert next(iter(src)).data.shape == (1, 2, 50)
+    src.close()
+    three = CpiShape(channels=("sum", "daz", "del"), pulses=2, samples=50)
+    with pytest.raises(ConfigError, match="--channels.*sum,daz,del"):
+        PlutoSource("ip:x", three, center_hz=1e9, adi=adi)
+    two = CpiShape(channels=("sum", "daz"), pulses=2, samples=50)
+    for chans in ([0, 0], [0, 2]):
+        with pytest.raises(ConfigError, match="--channels"):
+            PlutoSource("ip:x", two, center_hz=1e9, rx_channels=chans, adi=adi)
+
+    class Refuses(adi.ad9361):      # a 1R1T firmware: the second channel does not exist
+        n_rx = 1
+
+    with pytest.raises(HardwareError, match="cannot configure RX.*2r2t"):
+        PlutoSource("ip:x", two, center_hz=1e9,
+                    adi=types.SimpleNamespace(Pluto=adi.Pluto, ad9361=Refuses))
 
 
 def test_pluto_errors_name_the_fix(monkeypatch):

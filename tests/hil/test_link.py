@@ -204,11 +204,17 @@ def test_rtt_summary():
 
 
 @pytest.mark.parametrize("inline", [True, False])
-def test_inline_reception_same_stream_and_fewer_thread_handoffs(inline):
+def test_inline_reception_same_stream_and_fewer_thread_handoffs(inline, monkeypatch):
     """A consumer waiting in recv() reads the port itself (inline_rx): every message still
     arrives once and in order, heartbeats keep flowing (the consumer runs the periodic
     duties while it reads), and the reader thread has delivered nothing while the
     consumer was inside recv — the hand-off the inline path removes."""
+    import xband.hil.link as link_mod
+
+    # the reader thread takes the port back when the consumer has been out of recv for
+    # INLINE_IDLE_S (10 ms): a loaded machine can hold this test's loop out of recv that
+    # long between two calls, so the hand-back is made impossible for the test's duration
+    monkeypatch.setattr(link_mod, "INLINE_IDLE_S", 30.0)
     master, slave, path = pty_pair()
     dev = device(master, heartbeat_s=0.02).open()
     host = Link(path, heartbeat_s=0.02, inline_rx=inline)
@@ -263,10 +269,14 @@ def test_raw_fd_ports_and_tcp_nodelay_for_socket_urls():
 
     master, slave, path = pty_pair()
     port = open_port(path)
+    fd_port = None
     try:
         assert raw_fd(port) == port.fileno()            # pySerial POSIX: direct select+read
-        assert raw_fd(FdPort(os.dup(master))) is not None
+        fd_port = FdPort(os.dup(master))
+        assert raw_fd(fd_port) is not None
     finally:
+        if fd_port is not None:
+            fd_port.close()
         port.close()
         os.close(master)
         os.close(slave)
@@ -276,6 +286,7 @@ def test_raw_fd_ports_and_tcp_nodelay_for_socket_urls():
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
+    p = conn = None
     try:
         p = open_port(f"socket://127.0.0.1:{srv.getsockname()[1]}")
         conn, _ = srv.accept()
@@ -292,6 +303,9 @@ def test_raw_fd_ports_and_tcp_nodelay_for_socket_urls():
         with pytest.raises(OSError):                    # the peer closed: end of file
             for _ in range(50):
                 lk._read_port(p, 0.1)
-        p.close()
     finally:
+        if p is not None:
+            p.close()
+        if conn is not None:
+            conn.close()
         srv.close()

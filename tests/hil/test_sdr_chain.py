@@ -191,6 +191,11 @@ def test_sdr_pluto_route_with_fake_adi(capsys, monkeypatch):
     made = []
 
     class Pluto:
+        # as strict as pyadi-iio's ad9364 (adi.Pluto): only the chan0 properties exist
+        __slots__ = ("uri", "k", "sent", "rx_lo", "tx_lo", "sample_rate", "rx_rf_bandwidth",
+                     "rx_buffer_size", "rx_enabled_channels", "tx_enabled_channels",
+                     "tx_cyclic_buffer", "gain_control_mode_chan0", "rx_hardwaregain_chan0")
+
         def __init__(self, uri):
             self.uri, self.k, self.sent = uri, 0, []
             made.append(self)
@@ -248,3 +253,51 @@ def test_sdr_sigmf_replay_uses_the_recordings_parameters(capsys, tmp_path):
     doc = run_cli(capsys, "--sdr", str(meta), "--json", "--rate-hz", "1e6")
     check_chain(doc, 4)
     assert doc["source"] == "SigmfSource" and doc["sample_rate_hz"] == FS
+
+
+def test_sdr_sigmf_replay_per_cpi_pointing_carrier_and_power(capsys, tmp_path, monkeypatch):
+    """A recording whose CPIs point the beam differently: each CPI is processed with its
+    own pointing (the monopulse angles are offsets from it, so the target's azimuth comes
+    out right on every CPI only then), the JSON carries the recording's carrier (not the
+    --center-hz default) and the mean power of all channels."""
+    pytest.importorskip("sigmf")
+    import xband.commands.hil as hil_cmd
+    from xband.io.sigmf import SigmfRecording, write_sigmf
+
+    if not hasattr(SigmfRecording, "pointing_of"):
+        pytest.skip("xband.io.sigmf without per-CPI pointing")
+    p = RadarParams(sample_rate_hz=FS, prf_hz=FS / SAMPLES, pulses_per_cpi=PULSES,
+                    carrier_hz=CARRIER, bandwidth_hz=1.6e6)
+    rng = np.random.default_rng(11)
+    vel = np.array([[0.0, RDOT, 0.0]])
+    # the target stays due north (az = el = 0); the beam is steered around it, well
+    # inside the 2° beamwidth
+    pts = [(0.0, 0.0), (0.012, 0.0), (-0.010, 0.006), (0.008, -0.006), (0.0, 0.0)]
+    cubes = []
+    for i, pt in enumerate(pts):
+        t = i * p.cpi_duration_s
+        pos = np.array([[0.0, RANGE0, 0.0]]) + vel * t
+        cubes.append(synthesize(p, t, pos, vel, [20.0], rng, pointing=pt, channels=3))
+    meta = write_sigmf(tmp_path / "steered", cubes, p, pointing=pts)
+    seen = []
+    real = hil_cmd._beam_angles
+
+    def spy(dets, pointing, params):
+        out = real(dets, pointing, params)
+        seen.append((tuple(pointing), out))
+        return out
+
+    monkeypatch.setattr(hil_cmd, "_beam_angles", spy)
+    doc = run_cli(capsys, "--sdr", str(meta), "--json", "--center-hz", "2.4e9")
+    assert doc["cpis"] == len(pts) and doc["channels"] == ["sum", "daz", "del"]
+    assert [s[0] for s in seen] == pts                       # the pointing of each CPI
+    for pt, dets in seen:
+        on = np.abs(dets.range - RANGE0) < 100.0
+        assert on.any()
+        # the target's true angles (0, 0) to well under the steering offsets (≥ 6 mrad)
+        assert np.all(np.abs(dets.az[on]) < 2.5e-3) and np.all(np.abs(dets.el[on]) < 2.5e-3)
+    assert doc["center_hz"] == CARRIER                       # the recording's carrier
+    every = np.mean([np.mean(np.abs(c.data) ** 2) for c in cubes])
+    sum_only = np.mean([np.mean(np.abs(c.data[0]) ** 2) for c in cubes])
+    assert abs(10 * np.log10(every) - 10 * np.log10(sum_only)) > 0.5   # tells them apart
+    assert doc["mean_power_db"] == pytest.approx(10 * np.log10(every), abs=1e-4)

@@ -315,9 +315,9 @@ def test_cli_import_then_track(exported, tmp_path, capsys):
     assert main(["track", str(dets), "-o", str(tmp_path / "tracks.csv"), "--json"]) == 0
     tr = json.loads(capsys.readouterr().out)
     assert tr["detections"] == doc["rows_written"] and tr["tracks_confirmed"] >= 1
-    # plots whose range rate is beyond I048/120's ±511 m/s come back without one, and the
-    # tracker counts them as non-finite
-    assert tr["rejected_nonfinite"] == doc["missing"]["range_rate"]
+    # plots whose range rate is beyond I048/120's ±511 m/s come back without one; the
+    # tracker uses them without it (range and angles) instead of rejecting them
+    assert doc["missing"]["range_rate"] > 0 and tr["rejected_nonfinite"] == 0
     # a damaged file imports what it holds and says so
     bad = tmp_path / "bad.ast"
     bad.write_bytes(path.read_bytes()[:-3])
@@ -376,3 +376,110 @@ def test_bad_flags_are_named(recording, tmp_path, capsys):
     assert main(["export", str(recording), "--to", "asterix", str(tmp_path)]) != 0
     assert "directory" in capsys.readouterr().err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ output paths
+def _leftovers(d):
+    """Every file under ``d`` (a failed write must leave no final file nor ``.part``)."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+
+
+def test_import_creates_missing_directories(exported, tmp_path, capsys):
+    path, _ = exported
+    dets, trk = tmp_path / "new" / "deep" / "d.csv", tmp_path / "other" / "t.csv"
+    assert main(["import", "asterix", str(path), "-o", str(dets), "--tracks", str(trk),
+                 "--epoch", EPOCH, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    with open(dets) as f:
+        assert sum(1 for _ in f) == doc["rows_written"] + 1 > 50
+    with open(trk) as f:
+        assert sum(1 for _ in f) == doc["track_rows_written"] + 1 > 10
+    assert _leftovers(tmp_path) == ["new/deep/d.csv", "other/t.csv"]
+
+
+def test_import_unwritable_output_is_named(exported, tmp_path, capsys):
+    path, _ = exported
+    (tmp_path / "blocker").write_text("a file, not a directory\n")
+    # the parent cannot be created (a file is in the way)
+    bad = tmp_path / "blocker" / "d.csv"
+    assert main(["import", "asterix", str(path), "-o", str(bad), "--epoch", EPOCH]) == 2
+    err = capsys.readouterr().err
+    assert f"xband: error: {bad}: cannot write" in err and "Traceback" not in err
+    # PATH.part cannot be opened (a directory of that name)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "d.csv.part").mkdir()
+    dets = tmp_path / "out" / "d.csv"
+    assert main(["import", "asterix", str(path), "-o", str(dets), "--epoch", EPOCH]) == 2
+    assert f"{dets}: cannot write" in capsys.readouterr().err
+    (tmp_path / "out" / "d.csv.part").rmdir()
+    assert _leftovers(tmp_path) == ["blocker"]
+
+
+def test_import_tracks_failure_leaves_nothing_behind(exported, tmp_path, capsys):
+    from xband.commands.import_ import _write_outputs
+
+    path, _ = exported
+    (tmp_path / "blocker").write_text("x\n")
+    dets, bad = tmp_path / "out" / "d.csv", tmp_path / "blocker" / "t.csv"
+    assert main(["import", "asterix", str(path), "-o", str(dets), "--tracks", str(bad),
+                 "--epoch", EPOCH]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: cannot write" in err and "Traceback" not in err
+    assert _leftovers(tmp_path) == ["blocker"]          # no d.csv, no d.csv.part
+    # a failure in the middle of writing the tracks (a column missing): both .part removed
+    got = read_asterix(path, epoch_tod=TOD0)
+    tracks = {k: v for k, v in got.tracks.items() if k != "sigma_vz"}
+    trk = tmp_path / "out" / "t.csv"
+    with pytest.raises(KeyError, match="sigma_vz"):
+        _write_outputs(dets, got.plots, trk, tracks)
+    assert _leftovers(tmp_path) == ["blocker"]
+    # the same file for both outputs is refused before anything is written
+    assert main(["import", "asterix", str(path), "-o", str(dets), "--tracks", str(dets),
+                 "--epoch", EPOCH]) == 2
+    assert "--tracks" in capsys.readouterr().err
+    assert _leftovers(tmp_path) == ["blocker"]
+
+
+def test_export_creates_missing_directories_and_names_unwritable_paths(recording, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "a" / "b" / "x.ast"
+    assert main(["export", str(recording), "--to", "asterix", str(out)]) == 0
+    capsys.readouterr()
+    assert read_asterix(out).ok and _leftovers(tmp_path) == ["a/b/x.ast"]
+    (tmp_path / "blocker").write_text("x\n")
+    bad = tmp_path / "blocker" / "sub" / "x.ast"          # mkdir fails
+    assert main(["export", str(recording), "--to", "asterix", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"xband: error: {bad}: cannot write" in err and "Traceback" not in err
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "y.ast.part").mkdir()                # the .part cannot be opened
+    bad = tmp_path / "c" / "y.ast"
+    assert main(["export", str(recording), "--to", "asterix", str(bad)]) == 2
+    assert f"{bad}: cannot write" in capsys.readouterr().err
+    assert not bad.exists()
+
+
+def test_other_source_tracks_are_counted(exported, tmp_path, capsys):
+    """--sac/--sic drop the other sources' CAT062 records as they drop CAT048 ones, and
+    count them (docs/interchange.md: ``other_source``)."""
+    path, _ = exported
+    whole = read_asterix(path)
+    n48, n62 = whole.records["cat048"], whole.records["cat062"]
+    assert n62 > 10 and not whole.skipped_tracks
+    assert len(whole.tracks["t"]) == n62
+    other = read_asterix(path, sac=26)                     # the file is all SAC 25 / SIC 3
+    assert len(other.tracks["t"]) == 0 and len(other.plots["t"]) == 0
+    assert other.skipped_tracks == {"other_source": n62}
+    assert other.skipped_plots["other_source"] == n48 - sum(
+        v for k, v in whole.skipped_plots.items())
+    assert read_asterix(path, sac=25, sic=4).skipped_tracks == {"other_source": n62}
+    same = read_asterix(path, sac=25, sic=3)
+    assert not same.skipped_tracks and len(same.tracks["t"]) == n62
+    assert main(["import", "asterix", str(path), "-o", str(tmp_path / "d.csv"), "--tracks",
+                 str(tmp_path / "t.csv"), "--sic", "9", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["skipped_tracks"] == {"other_source": n62} and doc["track_rows_written"] == 0
+    assert main(["import", "asterix", str(path), "-o", str(tmp_path / "d.csv"), "--tracks",
+                 str(tmp_path / "t.csv"), "--sic", "9"]) == 0
+    assert f"0 CAT062 rows → {tmp_path / 't.csv'} (other_source: {n62} skipped)" in \
+        capsys.readouterr().out

@@ -4,7 +4,7 @@ import pytest
 
 from xband.config import Radar, Tracker as TrackerConfig
 from xband.errors import InputError
-from xband.radar.measure import MeasurementModel
+from xband.radar.measure import MeasurementModel, sph_of
 from xband.track.tracker import Tracker
 from xband.types import Detections
 
@@ -141,3 +141,29 @@ def test_sparse_gating_equals_dense(flt, monkeypatch):
         np.testing.assert_array_equal(ta.confirmed, tb.confirmed)
         np.testing.assert_array_equal(ta.x, tb.x)
         np.testing.assert_array_equal(ta.P, tb.P)
+
+
+def test_plots_without_range_rate_are_tracked(rng, backend):
+    """Plots with no Doppler measurement (NaN range rate, e.g. a 3-D surveillance radar's
+    CAT048 plots) gate, update and initiate on range and angles alone; the velocity comes
+    from the position history."""
+    p, v = np.array([[10000.0, 20000.0, 3000.0]]), np.array([[-200.0, 50.0, 0.0]])
+    sig = np.array([10.0, 1e-3, 1e-3, 1.0])
+    tracker = Tracker(TrackerConfig())
+    for k in range(40):
+        t = 0.5 * k
+        z = sph_of(p + v * t, v) + rng.standard_normal((1, 4)) * sig
+        R = np.diag(sig ** 2)[None].copy()
+        z[:, 3] = np.nan
+        R[:, 3, 3] = np.nan                  # the missing component's variance is ignored
+        tracks = tracker.step(Detections(t=[t], range=z[:, 0], az=z[:, 1], el=z[:, 2],
+                                         range_rate=z[:, 3], snr=[100.0], R=R), t)
+    assert tracker.stats["rejected_nonfinite"] == 0 and tracker.stats["initiated"] == 1
+    assert tracks.confirmed.all() and np.all(np.isfinite(tracks.x))
+    assert np.linalg.norm(tracks.x[0, :3] - (p + v * t)[0]) < 60.0
+    assert np.linalg.norm(tracks.x[0, 3:6] - v[0]) < 15.0
+    # a present range rate without a finite variance is still rejected
+    bad = Detections(t=[t + 0.5], range=[9000.0], az=[0.1], el=[0.1], range_rate=[5.0],
+                     snr=[10.0], R=R)
+    tracker.step(bad, t + 0.5)
+    assert tracker.stats["rejected_nonfinite"] == 1

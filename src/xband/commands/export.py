@@ -234,7 +234,11 @@ def _run_asterix(args, rec, opts) -> int:
         raise ConfigError(f"--to asterix writes one file; {out} is a directory "
                           f"(give e.g. {out / 'run.ast'})")
     if out.parent != Path(""):
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            from ..errors import InputError
+            raise InputError(f"{out}: cannot write: {e.strerror or e}") from None
     doc = export_recording(rec, out, opts)
     doc = {"recording": str(args.recording), "format": "asterix", "complete": rec.complete,
            "epoch": parse_epoch(args.epoch)[1], **doc}

@@ -205,10 +205,11 @@ def _run_sdr(args) -> int:
     power, n_dets, per_cpi, t_read, t_chain, t_track = [], [], [], [], [], []
     tracks = None
     skipped_scans = 0
+    center_hz = args.center_hz
     with open_sdr(args.sdr, shape, center_hz=args.center_hz, gain_db=args.gain_db) as src:
         pointing = (0.0, 0.0)
         if isinstance(src, SigmfSource):
-            params, pointing = src.recording.params, tuple(src.recording.pointing)
+            params, center_hz = src.recording.params, src.center_hz
             shape = CpiShape(channels=src.recording.channels, pulses=params.pulses_per_cpi,
                              samples=params.samples_per_pri,
                              sample_rate_hz=params.sample_rate_hz)
@@ -222,6 +223,8 @@ def _run_sdr(args) -> int:
             t1 = time.perf_counter()
             if cube is None:
                 break
+            if isinstance(src, SigmfSource):
+                pointing = src.pointing              # the beam of this CPI
             out = chain.process(cube, pointing)
             dets = _beam_angles(out.detections, pointing, params)
             t2 = time.perf_counter()
@@ -230,7 +233,7 @@ def _run_sdr(args) -> int:
             else:
                 skipped_scans += 1               # a source clock that went back
             t3 = time.perf_counter()
-            power.append(float(np.mean(np.abs(cube.data[0]) ** 2)))
+            power.append(float(np.mean(np.abs(cube.data) ** 2)))     # all channels
             n_dets.append(len(dets))
             t_read.append(t1 - t0)
             t_chain.append(t2 - t1)
@@ -242,7 +245,7 @@ def _run_sdr(args) -> int:
     n = len(power)
     busy = sum(per_cpi)
     confirmed = int(tracks.confirmed.sum()) if tracks is not None else 0
-    doc = {"sdr": args.sdr, "center_hz": args.center_hz,
+    doc = {"sdr": args.sdr, "center_hz": center_hz,
            "sample_rate_hz": shape.sample_rate_hz, "cpi_duration_s": shape.duration_s,
            **stats,
            "mean_power_db": float(10 * np.log10(np.mean(power))) if power else None,

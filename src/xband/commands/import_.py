@@ -46,36 +46,82 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _write_tracks(path, tr: dict) -> int:
-    """CAT062 columns → a tracks CSV (t,track_id,x,y,z,vx,vy,vz + var_* from I062/500)."""
+def _write_tracks(path, tr: dict):
+    """CAT062 columns → a tracks CSV (t,track_id,x,y,z,vx,vy,vz + var_* from I062/500),
+    written to ``PATH.part`` (parent directories created) and left there for the caller to
+    rename: returns (the ``.part`` path, rows). The ``.part`` is removed on any failure; an
+    unwritable path is an InputError naming it."""
     import csv
     from pathlib import Path
 
     import numpy as np
 
-    from ..io.csvio import TRACK_COLUMNS
+    from ..errors import InputError
+    from ..io.csvio import TRACK_COLUMNS, _open_part
 
     path = Path(path)
     order = np.argsort(tr["t"], kind="stable")
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        var = ["var_x", "var_y", "var_z", "var_vx", "var_vy", "var_vz"]
-        w.writerow(TRACK_COLUMNS + var)
-        for i in order:
-            row = [repr(float(tr["t"][i])), int(tr["track_id"][i])]
-            row += [repr(float(tr[c][i])) for c in ("x", "y", "z", "vx", "vy", "vz")]
-            row += [repr(float(tr["sigma_" + c[4:]][i]) ** 2) for c in var]
-            w.writerow(row)
-    tmp.replace(path)
-    return int(order.size)
+    tmp, f = _open_part(path)
+    try:
+        with f:
+            w = csv.writer(f)
+            var = ["var_x", "var_y", "var_z", "var_vx", "var_vy", "var_vz"]
+            w.writerow(TRACK_COLUMNS + var)
+            for i in order:
+                row = [repr(float(tr["t"][i])), int(tr["track_id"][i])]
+                row += [repr(float(tr[c][i])) for c in ("x", "y", "z", "vx", "vy", "vz")]
+                row += [repr(float(tr["sigma_" + c[4:]][i]) ** 2) for c in var]
+                w.writerow(row)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, int(order.size)
+
+
+def _write_outputs(output, plots: dict, tracks_path, tracks: dict | None):
+    """The detections CSV and (``tracks_path``) the tracks CSV, both written to their
+    ``.part`` first and renamed only when both are complete: a failure leaves neither final
+    file nor a ``.part``. Returns (detection rows, track rows or None)."""
+    from pathlib import Path
+
+    from ..errors import ConfigError, InputError
+    from ..io.asterix import write_detections_part
+
+    output = Path(output)
+    if tracks_path is not None and Path(tracks_path).resolve() == output.resolve():
+        raise ConfigError(f"--tracks: {tracks_path} is also the -o output; give another "
+                          "file")
+    parts = []
+    try:
+        det_tmp, rows = write_detections_part(output, plots)
+        parts.append((det_tmp, output))
+        track_rows = None
+        if tracks_path is not None:
+            trk_tmp, track_rows = _write_tracks(tracks_path, tracks)
+            parts.append((trk_tmp, Path(tracks_path)))
+        done = []
+        for tmp, final in parts:
+            try:
+                tmp.replace(final)
+            except OSError as e:
+                for d in done:                      # all or nothing
+                    d.unlink(missing_ok=True)
+                raise InputError(f"{final}: cannot write: {e.strerror or e}") from None
+            done.append(final)
+    finally:
+        for tmp, _ in parts:
+            tmp.unlink(missing_ok=True)             # no-op after a rename
+    return rows, track_rows
 
 
 def _run_asterix(args) -> int:
     import numpy as np
 
     from ..cli import print_json
-    from ..io.asterix import parse_epoch, read_asterix, require_asterix, write_detections_csv
+    from ..io.asterix import parse_epoch, read_asterix, require_asterix
     from ..io.geodetic import Site
 
     require_asterix()
@@ -87,7 +133,8 @@ def _run_asterix(args) -> int:
         from ..errors import InputError
         raise InputError(f"{args.input}: not a file of ASTERIX data blocks: "
                          f"{got.problems[0] if got.problems else 'no block found'}")
-    rows = write_detections_csv(args.output, got.plots)
+    rows, track_rows = _write_outputs(args.output, got.plots, args.tracks,
+                                      got.tracks if args.tracks else None)
     p = got.plots
     doc = {"input": str(args.input), "output": str(args.output), "format": "asterix",
            "epoch": epoch, "epoch_tod_s": epoch_tod, "site_h_m": site_h,
@@ -100,7 +147,7 @@ def _run_asterix(args) -> int:
            "t_span_s": [float(p["t"].min()), float(p["t"].max())] if rows else None}
     if args.tracks:
         doc["tracks_output"] = str(args.tracks)
-        doc["track_rows_written"] = _write_tracks(args.tracks, got.tracks)
+        doc["track_rows_written"] = track_rows
     if args.json:
         print_json(doc)
         return 0
@@ -116,7 +163,10 @@ def _run_asterix(args) -> int:
         print("  missing   : " + ", ".join(f"{k} in {v}" for k, v in miss.items())
               + " (written as nan)")
     if args.tracks:
-        print(f"  tracks    : {doc['track_rows_written']} CAT062 rows → {args.tracks}")
+        sk = doc["skipped_tracks"]
+        print(f"  tracks    : {doc['track_rows_written']} CAT062 rows → {args.tracks}"
+              + (" (" + ", ".join(f"{k}: {v}" for k, v in sk.items()) + " skipped)"
+                 if sk else ""))
     if rows:
         print(f"  time      : {doc['t_span_s'][0]:g} … {doc['t_span_s'][1]:g} s after {epoch}")
     if doc["unsupported_categories"]:

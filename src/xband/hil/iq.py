@@ -131,19 +131,29 @@ class CallableSource(IQSource):
 
 
 class SigmfSource(IQSource):
-    """Replay of a SigMF recording (``xband.io.sigmf.read_sigmf``), one CPI per read."""
+    """Replay of a SigMF recording (``xband.io.sigmf.read_sigmf``), one CPI per read.
+    ``pointing``: the beam (az, el) of the CPI last read (its ``xband:pointing_rad``
+    annotation, else the recording's global one); ``center_hz``: the recording's
+    carrier."""
 
     def __init__(self, path):
         super().__init__()
         from ..io.sigmf import read_sigmf
 
         self.recording = read_sigmf(path)
+        self.center_hz = float(self.recording.params.carrier_hz)
+        self.pointing = tuple(self.recording.pointing)
         self.i = 0
 
     def _read_cpi(self):
         if self.i >= self.recording.n_cpis:
             return None
-        cube = self.recording.cube(self.i)
+        rec = self.recording
+        cube = rec.cube(self.i)
+        # per-CPI pointing where the reader has it; a reader without pointing_of holds
+        # one global pointing only
+        of = getattr(rec, "pointing_of", None)
+        self.pointing = tuple(of(self.i)) if of is not None else tuple(rec.pointing)
         self.i += 1
         return cube
 
@@ -375,7 +385,13 @@ class PlutoSource(IQSource):
     ``uri``: the libiio context (``"ip:192.168.2.1"``, ``"usb:1.2.5"``, ``"ip:pluto.local"``).
     ``shape``: the CPI layout; ``rx_buffer_size`` is set to samples per CPI, so one
     ``rx()`` is one CPI. Channels: ``rx_enabled_channels`` = ``rx_channels`` (default 0,
-    1, … one per CPI channel; two only on a 2R2T Pluto). ``center_hz`` → ``rx_lo``,
+    1, … one per CPI channel). pyadi-iio's ``adi.Pluto`` is an AD9364 (one complex RX
+    channel, only ``*_chan0`` properties), so channel 0 alone opens ``adi.Pluto``; two
+    channels (or channel 1) open ``adi.ad9361`` on the same URI (2R2T: ``*_chan0`` and
+    ``*_chan1``), which needs a Pluto rev C/D switched to 2R2T (``fw_setenv attr_name
+    compatible``, ``fw_setenv attr_val ad9361``, ``fw_setenv compatible ad9361``,
+    ``fw_setenv mode 2r2t``, reboot); more than two channels, or a channel other than
+    0/1, is a ConfigError naming ``--channels``. ``center_hz`` → ``rx_lo``,
     ``shape.sample_rate_hz`` → ``sample_rate``, ``rf_bandwidth_hz`` (default the sample
     rate) → ``rx_rf_bandwidth``; ``gain_db`` None → ``gain_control_mode_chanN =
     "slow_attack"`` (AGC), else ``"manual"`` and ``rx_hardwaregain_chanN``.
@@ -407,11 +423,25 @@ class PlutoSource(IQSource):
         if len(self.chans) != len(shape.channels):
             raise ConfigError(f"PlutoSource: {len(self.chans)} RX channels for "
                               f"{len(shape.channels)} CPI channels {shape.channels}")
+        if len(self.chans) > 2 or len(set(self.chans)) != len(self.chans) or \
+                any(c not in (0, 1) for c in self.chans):
+            raise ConfigError(
+                f"--channels: a PlutoSDR (AD936x) receives on RX channels 0 and 1 at most "
+                f"(two only in 2R2T mode); {len(shape.channels)} CPI channel(s) "
+                f"{','.join(shape.channels)} on RX channel(s) {self.chans}")
+        # adi.Pluto is pyadi-iio's ad9364 (1R1T: chan0 only); chan1 needs its ad9361 class
+        self.two = self.chans != [0]
+        cls_name = "ad9361" if self.two else "Pluto"
+        hint = (" (RX channel 1 needs a Pluto rev C/D in 2R2T mode: fw_setenv attr_name "
+                "compatible; fw_setenv attr_val ad9361; fw_setenv compatible ad9361; "
+                "fw_setenv mode 2r2t; reboot)" if self.two else "")
+        self._hint = hint
         try:
-            self.dev = self.adi.Pluto(uri=uri)
+            self.dev = getattr(self.adi, cls_name)(uri=uri)
         except Exception as exc:  # noqa: BLE001 — libiio raises OSError/ConnectionError/…
-            raise HardwareError(f"PlutoSDR {uri!r}: cannot open the device: {exc} (is it "
-                                "plugged in and reachable? try `iio_info -u URI`)") from None
+            raise HardwareError(f"PlutoSDR {uri!r}: cannot open the device as adi."
+                                f"{cls_name}: {exc} (is it plugged in and reachable? try "
+                                f"`iio_info -u URI`){hint}") from None
         d = self.dev
         try:
             d.rx_enabled_channels = list(self.chans)
@@ -426,7 +456,8 @@ class PlutoSource(IQSource):
                     setattr(d, f"rx_hardwaregain_chan{c}", float(gain_db))
             d.rx_buffer_size = shape.per_channel
         except Exception as exc:  # noqa: BLE001 — an attribute the device refused
-            raise HardwareError(f"PlutoSDR {uri!r}: cannot configure RX ({exc})") from None
+            raise HardwareError(f"PlutoSDR {uri!r}: cannot configure RX ({exc}){hint}") \
+                from None
         self.scale = 1.0 / float(full_scale)
         self._clock = clock or _time.monotonic_ns
         self._t0 = self._clock()
@@ -465,7 +496,8 @@ class PlutoSource(IQSource):
                 if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
                     self.stats["timeouts"] += 1
                     return None
-                raise HardwareError(f"PlutoSDR {self.uri!r}: rx() failed: {exc}") from None
+                raise HardwareError(f"PlutoSDR {self.uri!r}: rx() failed: {exc}"
+                                    f"{self._hint}") from None
             now = self._clock()
             period_ns = s.duration_s * 1e9
             if self._last_ns is not None and now - self._last_ns > 2 * period_ns:

@@ -394,7 +394,11 @@ def export_recording(rec, path, opts: AsterixOptions) -> dict:
     n_bytes = 0
     k_tr = 0
     try:
-        with tmp.open("wb") as f:
+        f = tmp.open("wb")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+    try:
+        with f:
             for m in rec.messages:
                 if m.kind == "detections":
                     blocks = encode_cat048(m.record, opts, omitted)
@@ -406,15 +410,26 @@ def export_recording(rec, path, opts: AsterixOptions) -> dict:
                     cat = "cat062"
                 else:
                     continue
-                for b in blocks:
-                    f.write(b)
-                    n_bytes += len(b)
+                try:
+                    for b in blocks:
+                        f.write(b)
+                        n_bytes += len(b)
+                except OSError as e:          # a full disk, a vanished mount …
+                    raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
                 counts[cat]["records"] += blocks.records
                 counts[cat]["blocks"] += len(blocks)
+            try:
+                f.flush()
+            except OSError as e:
+                raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(path)
+    try:
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
     return {"path": str(path), "bytes": n_bytes, **counts,
             "omitted": dict(sorted(omitted.items())),
             "sac": opts.sac, "sic": opts.sic, "service_id": opts.service_id,
@@ -431,7 +446,8 @@ class AsterixRead:
     ``tracks``; the damage report: ``blocks`` (by category), ``corrupt_blocks`` (valid
     framing, records that do not parse), ``unsupported`` (category → blocks),
     ``torn_tail_bytes`` (a truncated last block or an impossible length field, where the
-    rest of the file cannot be framed), ``problems`` (the first few, each naming the byte
+    rest of the file cannot be framed), ``skipped_plots``/``skipped_tracks`` (reason →
+    records not kept, e.g. ``other_source``), ``problems`` (the first few, each naming the byte
     offset)."""
 
     path: str
@@ -444,6 +460,7 @@ class AsterixRead:
     unsupported: Counter = field(default_factory=Counter)
     torn_tail_bytes: int = 0
     skipped_plots: Counter = field(default_factory=Counter)
+    skipped_tracks: Counter = field(default_factory=Counter)
     problems: list = field(default_factory=list)
     bytes: int = 0
 
@@ -459,6 +476,7 @@ class AsterixRead:
                                            sorted(self.unsupported.items())},
                 "torn_tail_bytes": self.torn_tail_bytes,
                 "skipped_plots": dict(sorted(self.skipped_plots.items())),
+                "skipped_tracks": dict(sorted(self.skipped_tracks.items())),
                 "problems": self.problems[:10], "ok": self.ok}
 
 
@@ -550,7 +568,8 @@ def read_asterix(source, *, epoch_tod: float = 0.0, site_h: float = 0.0,
     or runs past the end of the data ends the framing there: the rest is
     ``torn_tail_bytes``. Nothing is fatal but an unreadable file. ``sac``/``sic``, when
     given, keep only the plots and tracks of that source (the others are counted in
-    ``skipped_plots['other_source']``). Times are mapped by :func:`tod_to_t`."""
+    ``skipped_plots['other_source']`` and ``skipped_tracks['other_source']``). Times are
+    mapped by :func:`tod_to_t`."""
     base, C48, C62 = require_asterix()
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "<bytes>"
@@ -606,6 +625,8 @@ def read_asterix(source, *, epoch_tod: float = 0.0, site_h: float = 0.0,
                         row = _decode062(r, site_h)
                         if (sac is None or row[-2] == sac) and (sic is None or row[-1] == sic):
                             trk.append(row)
+                        else:
+                            out.skipped_tracks["other_source"] += 1
         else:
             out.unsupported[cat] += 1
         pos += ln
@@ -618,26 +639,43 @@ def read_asterix(source, *, epoch_tod: float = 0.0, site_h: float = 0.0,
     return out
 
 
-def write_detections_csv(path, plots: dict) -> int:
+def write_detections_part(path, plots: dict) -> tuple[Path, int]:
     """Plots (from :func:`read_asterix`) → the detections CSV of DESIGN.md (no sigma
-    columns: ASTERIX carries no per-plot accuracy), rows sorted by t (stable). Written to
-    ``PATH.part`` and renamed; returns the rows written."""
+    columns: ASTERIX carries no per-plot accuracy), rows sorted by t (stable), written to
+    ``PATH.part`` (parent directories created) and left there: returns (the ``.part``
+    path, rows written); the caller renames it. On any failure the ``.part`` is removed;
+    an unwritable path is an InputError naming it."""
     import csv
 
-    from .csvio import DET_COLUMNS
+    from .csvio import DET_COLUMNS, _open_part
 
     path = Path(path)
     order = np.argsort(plots["t"], kind="stable")
     cols = [plots[k][order] for k in ("t", "range", "az", "el", "range_rate", "snr_db")]
-    tmp = path.with_name(path.name + ".part")
+    tmp, f = _open_part(path)
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
+        with f:
             w = csv.writer(f)
             w.writerow(DET_COLUMNS)
             for row in zip(*cols):
                 w.writerow([repr(float(v)) for v in row])
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(path)
-    return int(order.size)
+    return tmp, int(order.size)
+
+
+def write_detections_csv(path, plots: dict) -> int:
+    """:func:`write_detections_part`, then the rename to ``path``; returns the rows
+    written."""
+    path = Path(path)
+    tmp, n = write_detections_part(path, plots)
+    try:
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+    return n

@@ -22,8 +22,12 @@ delete → initiate, over arrays of tracks.
   ``confirm_n``). Deletion: a tentative track that can no longer reach M of N; a confirmed
   track after ``delete_misses`` consecutive misses or when its position σ exceeds
   ``delete_sigma_m``.
-* Non-finite detections (NaN/inf range or range rate, or NaN R) are counted in
-  ``stats["rejected_nonfinite"]`` and never touch a track.
+* Missing components are NaN: angles (a sum-only receiver) or the range rate (a plot
+  without a Doppler measurement, e.g. an ASTERIX CAT048 plot without I048/120) are left
+  out of the gate and the update, and a track initiated from a plot without a range rate
+  starts at zero velocity with σ_v = ``init_speed_sigma_mps``. Non-finite detections
+  (NaN/inf range, ±inf anywhere, or a present component whose variance in R is not
+  finite) are counted in ``stats["rejected_nonfinite"]`` and never touch a track.
 
 Stable IDs: a track keeps its id from initiation to deletion; ids are never reused.
 """
@@ -122,9 +126,14 @@ class Tracker:
             raise InputError(f"Tracker.step: scan time {t} s is before the last one {self.t} s")
         cfg = self.cfg
         z, R = dets.z, dets.R
-        finite = (np.isfinite(z[:, 0]) & np.isfinite(z[:, 3])
-                  & np.isfinite(R[:, 0, 0]) & np.isfinite(R[:, 3, 3])
-                  & np.all(np.isfinite(z) | np.isnan(z), axis=1))
+        # range must be there; angles and range rate may be missing (NaN: a sum-only
+        # receiver, a plot without a Doppler measurement) and are then left out of the
+        # gate and the update; ±inf anywhere, or a present component without a finite
+        # variance, rejects the detection
+        comp = np.isfinite(z)
+        var_ok = np.isfinite(np.diagonal(R, axis1=1, axis2=2))
+        finite = (comp[:, 0] & np.all(comp | np.isnan(z), axis=1)
+                  & np.all(var_ok | ~comp, axis=1))
         self.stats["rejected_nonfinite"] += int((~finite).sum())
         z, R = z[finite], R[finite]
 
@@ -220,6 +229,7 @@ class Tracker:
     def _initiate(self, z: np.ndarray, R: np.ndarray) -> None:
         m = z.shape[0]
         xs = cart_of(z)
+        xs[:, 3:] = np.where(np.isnan(z[:, 3:4]), 0.0, xs[:, 3:])   # no range rate: v = 0
         Ps = np.zeros((m, DIM, DIM))
         Ps[:, :3, :3] = _sph_pos_cov(z, R)
         Ps[:, 3:, 3:] = np.eye(3) * self.cfg.init_speed_sigma_mps ** 2
