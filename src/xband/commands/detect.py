@@ -63,7 +63,7 @@ def run(args) -> int:
 
         rec = read_sigmf(args.sigmf)
         p = rec.params
-        source = ((cube, rec.pointing) for cube in rec)
+        source = rec.cpis()
         n_cpis, origin = rec.n_cpis, str(args.sigmf)
     else:
         p = RadarParams.small() if args.small else RadarParams()

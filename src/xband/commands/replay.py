@@ -133,8 +133,9 @@ def run(args) -> int:
         first = None
         t_start, t0 = time.perf_counter(), None
         spent = 0.0
+        times = rec.times("detections")
         for k, d in enumerate(scans):
-            t = float(rec.times("detections")[k])
+            t = float(times[k])
             if args.realtime:
                 t0 = t if t0 is None else t0
                 delay = (t - t0) - (time.perf_counter() - t_start)

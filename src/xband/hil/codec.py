@@ -10,7 +10,11 @@
   (S. Cheshire and M. Baker, "Consistent Overhead Byte Stuffing", SIGCOMM 1997 /
   IEEE/ACM Trans. Networking 7(2), 1999), in its minimal form: a final block of exactly
   254 non-zero bytes is *not* followed by a ``0x01`` code byte (the Wikipedia variant).
-* :class:`Frame`, :func:`encode_frame`, :func:`parse_frame` — one frame to and from bytes.
+* :class:`Frame`, :func:`encode_frame`, :func:`parse_frame` — one frame to and from bytes;
+  :func:`encode_frame_into` writes one frame into a caller's buffer (header packed by
+  ``struct``, then CRC-32 and COBS fused in one pass of the ``wire`` kernel's
+  ``frame_encode``); :func:`encode_frames_into` many frames in one kernel call
+  (``frames_encode``), headers from :meth:`Encoder.next_header`.
 * :class:`Encoder` — assigns sequence numbers, sets ``FLAG_MORE`` / ``FLAG_CONT`` on the
   frames of a split message.
 * :class:`Decoder` — ``feed(bytes)`` then ``next_frame()`` (h11 style). It never raises on
@@ -26,6 +30,8 @@ import zlib
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 
+import numpy as np
+
 
 from .. import _kernels
 from ..errors import ProtocolError
@@ -34,7 +40,8 @@ __all__ = [
     "PROTOCOL_VERSION", "MsgType", "FLAG_MORE", "FLAG_CONT", "MAX_PAYLOAD", "MIN_PAYLOAD",
     "HEADER", "HEADER_SIZE", "CRC_SIZE", "MAX_RAW_FRAME", "MAX_ENCODED_FRAME", "SEQ_MASK",
     "REORDER_WINDOW", "cobs_encode", "cobs_decode", "cobs_max_encoded_len", "crc32",
-    "Frame", "encode_frame", "parse_frame", "Encoder", "Decoder", "DecoderStats",
+    "Frame", "encode_frame", "encode_frame_into", "encode_frames_into", "frame_bound",
+    "frames_bound", "parse_frame", "Encoder", "Decoder", "DecoderStats",
 ]
 
 #: The protocol version this module speaks (header ``version`` field).
@@ -174,6 +181,60 @@ class Frame:
         return self.t_ns / 1e9
 
 
+def frame_bound(payload_len: int) -> int:
+    """Bytes one frame of ``payload_len`` payload bytes takes at most on the wire, with its
+    delimiter: COBS(header ‖ payload ‖ crc) ‖ 0x00 (the room :func:`encode_frame_into`
+    needs)."""
+    n = HEADER_SIZE + payload_len + CRC_SIZE
+    return n + n // 254 + 2
+
+
+def frames_bound(payload_lens) -> int:
+    """:func:`frame_bound` summed over frames of these payload sizes."""
+    return sum(frame_bound(n) for n in payload_lens)
+
+
+def encode_frames_into(dst: bytearray, at: int, heads: bytes, payloads: list,
+                       ends) -> int:
+    """Frame k (header, payload) pairs back to back into ``dst`` from ``at`` with one call
+    of the ``wire`` kernel (``frames_encode``): ``heads`` the k 20-byte headers
+    concatenated, ``payloads`` the k payloads, ``ends`` their running byte totals (int64).
+    Returns the offset past the last delimiter; ``dst`` needs :func:`frames_bound` bytes.
+    The bytes are those of :func:`encode_frame` frame by frame."""
+    end = _kernels.get("wire").frames_encode(heads, b"".join(payloads),
+                                             np.asarray(ends, np.int64), dst, at)
+    if end < 0:
+        raise ProtocolError(f"encode_frames_into: {len(payloads)} frames, {len(dst) - at} "
+                            f"bytes of room at offset {at}; they need "
+                            f"{frames_bound(len(p) for p in payloads)} (or bad ends)")
+    return end
+
+
+def _pack_header(version, msg_type, flags, seq, t_ns, plen, what) -> bytes:
+    try:
+        return HEADER.pack(version, msg_type, flags, seq, t_ns, plen)
+    except struct.error as exc:
+        raise ProtocolError(f"frame header out of range ({what}): {exc}") from None
+
+
+def encode_frame_into(dst: bytearray, at: int, version: int, msg_type: int, flags: int,
+                      seq: int, t_ns: int, payload) -> int:
+    """Write one frame ``COBS(header ‖ payload ‖ crc32) ‖ 0x00`` into ``dst`` at offset
+    ``at`` (the CRC and COBS in one pass of the ``wire`` kernel); returns the offset past
+    its delimiter. ``dst`` must have :func:`frame_bound` (len(payload)) bytes from ``at``.
+    Raises :class:`ProtocolError` on an oversized payload or out-of-range field."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(
+            f"frame payload of {len(payload)} bytes exceeds MAX_PAYLOAD={MAX_PAYLOAD}")
+    head = _pack_header(version, int(msg_type), flags, seq, t_ns, len(payload),
+                        f"type {int(msg_type)}, seq {seq}, t_ns {t_ns}")
+    end = _kernels.get("wire").frame_encode(head, payload, dst, at)
+    if end < 0:
+        raise ProtocolError(f"encode_frame_into: {len(dst) - at} bytes of room at offset "
+                            f"{at}, the frame needs {frame_bound(len(payload))}")
+    return end
+
+
 def encode_frame(frame: Frame) -> bytes:
     """``COBS(header ‖ payload ‖ crc32) ‖ 0x00`` for one frame; ``payload_len`` is taken from
     the payload. Raises :class:`ProtocolError` on an oversized payload or out-of-range field."""
@@ -181,14 +242,12 @@ def encode_frame(frame: Frame) -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(
             f"frame payload of {len(payload)} bytes exceeds MAX_PAYLOAD={MAX_PAYLOAD}")
-    try:
-        head = HEADER.pack(frame.version, int(frame.msg_type), frame.flags, frame.seq,
-                           frame.t_ns, len(payload))
-    except struct.error as exc:
-        raise ProtocolError(f"frame header out of range ({frame!r:.120}): {exc}") from None
-    raw = head + payload
-    raw += struct.pack("<I", crc32(raw))
-    return cobs_encode(raw) + b"\x00"
+    head = _pack_header(frame.version, int(frame.msg_type), frame.flags, frame.seq,
+                        frame.t_ns, len(payload), f"{frame!r:.120}")
+    dst = bytearray(frame_bound(len(payload)))
+    end = _kernels.get("wire").frame_encode(head, payload, dst, 0)
+    del dst[end:]
+    return bytes(dst)
 
 
 def parse_frame(raw: bytes) -> Frame:
@@ -225,19 +284,13 @@ class Encoder:
         self.seq = seq
         self.version = version
         self.max_payload = max_payload
+        self._wire = _kernels.get("wire")
 
     def frames(self, msg_type: int, payloads, t_ns: int, flags: int = 0) -> list[Frame]:
         """One :class:`Frame` per payload (``bytes`` or a list of them), all with ``t_ns``;
         every frame but the last carries ``FLAG_MORE``, every frame but the first
         ``FLAG_CONT``. Advances ``seq``."""
-        if isinstance(payloads, (bytes, bytearray, memoryview)):
-            payloads = [bytes(payloads)]
-        if not payloads:
-            raise ProtocolError(f"Encoder: no payload for message type {msg_type}")
-        for p in payloads:
-            if len(p) > self.max_payload:
-                raise ProtocolError(f"Encoder: payload of {len(p)} bytes for message type "
-                                    f"{msg_type} exceeds max_payload={self.max_payload}")
+        payloads = self._checked(msg_type, payloads)
         out = []
         last = len(payloads) - 1
         for k, p in enumerate(payloads):
@@ -247,9 +300,83 @@ class Encoder:
             self.seq = (self.seq + 1) & SEQ_MASK
         return out
 
+    def _checked(self, msg_type: int, payloads) -> list:
+        if isinstance(payloads, (bytes, bytearray, memoryview)):
+            payloads = [payloads]
+        if not payloads:
+            raise ProtocolError(f"Encoder: no payload for message type {msg_type}")
+        for p in payloads:
+            if len(p) > self.max_payload:
+                raise ProtocolError(f"Encoder: payload of {len(p)} bytes for message type "
+                                    f"{msg_type} exceeds max_payload={self.max_payload}")
+        return payloads
+
+    def encode_into(self, dst: bytearray, at: int, msg_type: int, payloads, t_ns: int,
+                    flags: int = 0) -> int:
+        """Write the frames of one message into ``dst`` from offset ``at`` (no Frame
+        objects: header pack, then CRC + COBS in one kernel pass per frame); returns the
+        offset past the last delimiter. ``dst`` needs :meth:`bound` (payloads) bytes of
+        room. Advances ``seq``. The bytes are exactly those of :meth:`encode`."""
+        payloads = self._checked(msg_type, payloads)
+        t_ns, mt = int(t_ns), int(msg_type)
+        base = flags & ~(FLAG_MORE | FLAG_CONT)
+        last = len(payloads) - 1
+        for k, p in enumerate(payloads):
+            f = base | (FLAG_MORE if k < last else 0) | (FLAG_CONT if k > 0 else 0)
+            at = encode_frame_into(dst, at, self.version, mt, f, self.seq, t_ns, p)
+            self.seq = (self.seq + 1) & SEQ_MASK
+        return at
+
+    def encode_one_into(self, dst: bytearray, at: int, msg_type: int, payload,
+                        t_ns: int, flags: int = 0) -> int:
+        """One frame (``flags`` as given) the lean way: one header pack and one kernel
+        call. Returns the offset past the
+        delimiter; ``dst`` needs :func:`frame_bound` (len(payload)) bytes from ``at``."""
+        n = len(payload)
+        if n > self.max_payload:
+            raise ProtocolError(f"Encoder: payload of {n} bytes for message type "
+                                f"{msg_type} exceeds max_payload={self.max_payload}")
+        try:
+            head = HEADER.pack(self.version, msg_type, flags, self.seq, t_ns, n)
+        except struct.error as exc:
+            raise ProtocolError(f"frame header out of range (type {msg_type}, seq "
+                                f"{self.seq}, t_ns {t_ns}): {exc}") from None
+        end = self._wire.frame_encode(head, payload, dst, at)
+        if end < 0:
+            raise ProtocolError(f"encode_one_into: {len(dst) - at} bytes of room at offset "
+                                f"{at}, the frame needs {frame_bound(n)}")
+        self.seq = (self.seq + 1) & SEQ_MASK
+        return end
+
+    def next_header(self, msg_type: int, payload_len: int, t_ns: int, flags: int = 0) -> bytes:
+        """The 20-byte header of the next frame (numbered ``seq``, which advances), for a
+        caller that frames later with :func:`encode_frames_into`. Raises
+        :class:`ProtocolError` on an oversized payload or out-of-range field."""
+        if payload_len > self.max_payload:
+            raise ProtocolError(f"Encoder: payload of {payload_len} bytes for message type "
+                                f"{msg_type} exceeds max_payload={self.max_payload}")
+        try:
+            head = HEADER.pack(self.version, msg_type, flags, self.seq, t_ns, payload_len)
+        except struct.error as exc:
+            raise ProtocolError(f"frame header out of range (type {msg_type}, seq "
+                                f"{self.seq}, t_ns {t_ns}): {exc}") from None
+        self.seq = (self.seq + 1) & SEQ_MASK
+        return head
+
+    @staticmethod
+    def bound(payloads) -> int:
+        """Room :meth:`encode_into` needs for these payloads (bytes, or a list of them)."""
+        if isinstance(payloads, (bytes, bytearray, memoryview)):
+            return frame_bound(len(payloads))
+        return sum(frame_bound(len(p)) for p in payloads)
+
     def encode(self, msg_type: int, payloads, t_ns: int, flags: int = 0) -> bytes:
         """The wire bytes of one message (its frames concatenated, each with delimiter)."""
-        return b"".join(encode_frame(f) for f in self.frames(msg_type, payloads, t_ns, flags))
+        payloads = self._checked(msg_type, payloads)
+        dst = bytearray(self.bound(payloads))
+        end = self.encode_into(dst, 0, msg_type, payloads, t_ns, flags)
+        del dst[end:]
+        return bytes(dst)
 
 
 @dataclass

@@ -26,9 +26,11 @@ Whole messages:
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import struct
+import sys
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_ONE = _U16.pack(1)
+_FEW = 4                                   # batches this small skip the numpy gather
 _TRACKS_HEAD = struct.Struct("<HBB")   # count, dim, modes
 _MAX_COUNT = 0xFFFF
 
@@ -69,6 +74,7 @@ CMD_DTYPE = np.dtype([("a_cmd", "<f8", (3,)), ("t_go", "<f8"), ("saturated", "u1
 _IU4 = np.triu_indices(4)
 
 
+@functools.lru_cache(maxsize=64)
 def tracks_dtype(dim: int, modes: int) -> np.dtype:
     """TRACKS item: id i64, confirmed u8, x[dim], P upper triangle row-major
     [dim(dim+1)/2], mode_probs[modes] (f64). Size 9 + 8·(dim + dim(dim+1)/2 + modes) B."""
@@ -80,9 +86,9 @@ def tracks_dtype(dim: int, modes: int) -> np.dtype:
 def t_to_ns(t: float) -> int:
     """Seconds (float) → int64 ns on the wire, rounded to the nearest ns."""
     t = float(t)
-    if not math.isfinite(t) or abs(t) >= 9.2e9:
-        raise ProtocolError(f"time t={t!r} s is not representable as int64 ns")
-    return int(round(t * 1e9))
+    if -9.2e9 < t < 9.2e9:                  # False for NaN too
+        return round(t * 1e9)               # round(float) is the int nearest (ties to even)
+    raise ProtocolError(f"time t={t!r} s is not representable as int64 ns")
 
 
 def ns_to_t(t_ns: int) -> float:
@@ -107,18 +113,73 @@ def msg_type_of(kind) -> MsgType:
 
 
 # ---------------------------------------------------------------- batches
-def _split(items: np.ndarray, head, head_size: int, max_payload: int, what: str) -> list:
-    """Cut packed ``items`` into self-contained payloads ``head(count) ‖ items``."""
-    isz = items.dtype.itemsize
-    n = len(items)
+# Encoding never fills a structured array field by field (each numpy call on a small batch
+# costs about a microsecond): the record's arrays are concatenated as raw little-endian
+# bytes, field after field (one ``tobytes`` each), and one gather with a cached index
+# reorders those bytes into packed items — interleaving the fields and keeping only the
+# upper triangle of each covariance in the same pass. A single item needs no gather when
+# no triangle is cut out. The bytes are exactly those of the structured dtypes above
+# (DET_DTYPE …), which decoding uses.
+_LE = sys.byteorder == "little"
+_GATHER: dict[tuple, np.ndarray] = {}
+_GATHER_MAX = 256                          # cached (layout, n) index arrays …
+_GATHER_N = 64                             # … for batches of up to this many items
+
+
+def _raw(a: np.ndarray) -> bytes:
+    """The little-endian bytes of ``a`` (C order); the records hold float64, int64 and bool
+    arrays (types.py), whose bytes are the wire's f8, i8 and u8 (0/1) as they are."""
+    return a.tobytes() if _LE else a.astype(a.dtype.newbyteorder("<")).tobytes()
+
+
+def _gather_index(key: tuple, n: int, fields) -> np.ndarray:
+    """Byte index that turns field-after-field bytes into n packed items. ``fields()``:
+    per field (source bytes per item, byte offsets kept within an item's source block)."""
+    idx = _GATHER.get((key, n))
+    if idx is None:
+        rows, base, i = [], 0, np.arange(n)[:, None]
+        for width, keep in fields():
+            rows.append(base + i * width + keep[None, :])
+            base += n * width
+        idx = np.concatenate(rows, axis=1).ravel()
+        if n <= _GATHER_N:                  # small batches (the hot case) are cached
+            if len(_GATHER) >= _GATHER_MAX:
+                _GATHER.clear()
+            _GATHER[(key, n)] = idx
+    return idx
+
+
+def _all_bytes(width: int) -> np.ndarray:
+    return np.arange(width)
+
+
+def _tri_bytes(dim: int) -> np.ndarray:
+    """Byte offsets, within a row-major float64 dim × dim matrix, of its upper triangle."""
+    iu = np.triu_indices(dim)
+    return ((iu[0] * dim + iu[1])[:, None] * 8 + np.arange(8)[None, :]).ravel()
+
+
+def _pack(key: tuple, n: int, fields, parts: list, gather: bool) -> bytes:
+    """Packed items from the field-after-field bytes ``parts`` (see :func:`_gather_index`)."""
+    raw = b"".join(parts)
+    if not gather:
+        return raw
+    return np.frombuffer(raw, np.uint8).take(_gather_index(key, n, fields)).tobytes()
+
+
+def _split(items: bytes, n: int, isz: int, head, head_size: int, max_payload: int,
+           what: str) -> list:
+    """Cut ``n`` packed items of ``isz`` bytes into self-contained payloads
+    ``head(count) ‖ items``."""
     if n == 0:
         return [head(0)]
     per = min((max_payload - head_size) // isz, _MAX_COUNT)
     if per < 1:
         raise ProtocolError(f"{what}: one item of {isz} bytes does not fit in a payload of "
                             f"max_payload={max_payload} bytes")
-    buf = items.tobytes()
-    return [head(min(per, n - k)) + buf[k * isz:min(k + per, n) * isz]
+    if n <= per:
+        return [head(n) + items]
+    return [head(min(per, n - k)) + items[k * isz:min(k + per, n) * isz]
             for k in range(0, n, per)]
 
 
@@ -139,15 +200,19 @@ def _f8(a) -> np.ndarray:
     return np.array(a, dtype=np.float64, order="C")  # always an owned, writable copy
 
 
+def _det_fields():
+    return ((8, _all_bytes(8)),) * 5 + ((128, _tri_bytes(4)),)
+
+
 def encode_detections(dets: Detections, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
     """DETECTIONS payloads: ``count u16`` then ``count`` × :data:`DET_DTYPE`. Only the upper
     triangle of each R is sent (R must be symmetric). ``dets.t`` is not sent: the frame
     carries the scan time."""
-    a = np.zeros(len(dets), DET_DTYPE)
-    for name in ("range", "az", "el", "range_rate", "snr"):
-        a[name] = getattr(dets, name)
-    a["R"] = dets.R[:, _IU4[0], _IU4[1]]
-    return _split(a, _U16.pack, 2, max_payload, "DETECTIONS")
+    n = dets.range.shape[0]
+    items = _pack("det", n, _det_fields, [
+        _raw(dets.range), _raw(dets.az), _raw(dets.el), _raw(dets.range_rate),
+        _raw(dets.snr), _raw(dets.R)], True)
+    return _split(items, n, DET_DTYPE.itemsize, _U16.pack, 2, max_payload, "DETECTIONS")
 
 
 def _build_detections(items: bytes, key, t: float) -> Detections:
@@ -170,17 +235,30 @@ def decode_detections(payload: bytes, t: float) -> Detections:
     return _build_detections(_det_items(payload)[1], (), t)
 
 
+def _state_fields():
+    return ((4, _all_bytes(4)),) + ((24, _all_bytes(24)),) * 3
+
+
 def encode_state(state: PlantState, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
     """STATE (truth) payloads: ``count u16`` then ``count`` × :data:`STATE_DTYPE`;
     ``body_id`` must fit in u32."""
     bid = state.body_id
-    if len(bid) and (bid.min() < 0 or bid.max() > SEQ_MASK):
-        raise ProtocolError(f"STATE: body_id must be in 0..{SEQ_MASK} (u32), got "
-                            f"{bid.min()}..{bid.max()}")
-    a = np.zeros(len(state), STATE_DTYPE)
-    a["body_id"] = bid
-    a["pos"], a["vel"], a["acc"] = state.pos, state.vel, state.acc
-    return _split(a, _U16.pack, 2, max_payload, "STATE")
+    n = bid.shape[0]
+    ids = bid.tolist() if n <= 64 else None  # a Python min/max beats numpy's here
+    if n:
+        lo, hi = (min(ids), max(ids)) if ids is not None else (int(bid.min()), int(bid.max()))
+        if lo < 0 or hi > SEQ_MASK:
+            raise ProtocolError(f"STATE: body_id must be in 0..{SEQ_MASK} (u32), got "
+                                f"{lo}..{hi}")
+    if _LE and n <= _FEW and 2 + 76 * n <= max_payload:   # a few bodies: bytes slicing
+        pos, vel, acc = state.pos.tobytes(), state.vel.tobytes(), state.acc.tobytes()
+        return [_U16.pack(n) + b"".join(
+            [_U32.pack(b) + pos[24 * i:24 * i + 24] + vel[24 * i:24 * i + 24]
+             + acc[24 * i:24 * i + 24] for i, b in enumerate(ids)])]
+    items = _pack("state", n, _state_fields, [
+        bid.astype("<u4").tobytes(), _raw(state.pos), _raw(state.vel), _raw(state.acc)],
+        n > 1)
+    return _split(items, n, STATE_DTYPE.itemsize, _U16.pack, 2, max_payload, "STATE")
 
 
 def _state_items(payload: bytes):
@@ -205,11 +283,15 @@ def encode_tracks(tracks: Tracks, max_payload: int = MAX_PAYLOAD) -> list[bytes]
     modes = tracks.mode_probs.shape[1]
     if dim > 255 or modes > 255:
         raise ProtocolError(f"TRACKS: dim={dim} and modes={modes} must each be ≤ 255")
-    iu = np.triu_indices(dim)
-    a = np.zeros(n, tracks_dtype(dim, modes))
-    a["id"], a["confirmed"], a["x"] = tracks.id, tracks.confirmed, tracks.x
-    a["P"], a["mode_probs"] = tracks.P[:, iu[0], iu[1]], tracks.mode_probs
-    return _split(a, lambda c: _TRACKS_HEAD.pack(c, dim, modes), _TRACKS_HEAD.size,
+    def fields():
+        return ((8, _all_bytes(8)), (1, _all_bytes(1)), (8 * dim, _all_bytes(8 * dim)),
+                (8 * dim * dim, _tri_bytes(dim)), (8 * modes, _all_bytes(8 * modes)))
+
+    items = _pack(("tracks", dim, modes), n, fields, [
+        _raw(tracks.id), _raw(tracks.confirmed), _raw(tracks.x), _raw(tracks.P),
+        _raw(tracks.mode_probs)], True)
+    return _split(items, n, tracks_dtype(dim, modes).itemsize,
+                  lambda c: _TRACKS_HEAD.pack(c, dim, modes), _TRACKS_HEAD.size,
                   max_payload, "TRACKS")
 
 
@@ -237,11 +319,18 @@ def decode_tracks(payload: bytes, t: float) -> Tracks:
     return _build_tracks(items, key, t)
 
 
+def _cmd_fields():
+    return ((24, _all_bytes(24)), (8, _all_bytes(8)), (1, _all_bytes(1)))
+
+
 def encode_commands(cmds: Commands, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
     """COMMAND payloads: ``count u16`` then ``count`` × :data:`CMD_DTYPE`."""
-    a = np.zeros(len(cmds), CMD_DTYPE)
-    a["a_cmd"], a["t_go"], a["saturated"] = cmds.a_cmd, cmds.t_go, cmds.saturated
-    return _split(a, _U16.pack, 2, max_payload, "COMMAND")
+    n = cmds.t_go.shape[0]
+    if n == 1 and _LE and max_payload >= 35:     # one command: its fields back to back
+        return [_ONE + cmds.a_cmd.tobytes() + cmds.t_go.tobytes() + cmds.saturated.tobytes()]
+    items = _pack("cmd", n, _cmd_fields, [
+        _raw(cmds.a_cmd), _raw(cmds.t_go), _raw(cmds.saturated)], n > 1)
+    return _split(items, n, CMD_DTYPE.itemsize, _U16.pack, 2, max_payload, "COMMAND")
 
 
 def _cmd_items(payload: bytes):
@@ -325,6 +414,7 @@ _BATCH = {
     MsgType.TRACKS: (encode_tracks, _tracks_items, _build_tracks),
     MsgType.COMMAND: (encode_commands, _cmd_items, _build_commands),
 }
+_ENCODE = {mt: v[0] for mt, v in _BATCH.items()}
 _TEXT = {MsgType.META, MsgType.STATS}
 _SINGLE = {
     MsgType.HELLO: (lambda r, m: [encode_hello(r)], decode_hello),
@@ -335,6 +425,9 @@ _SINGLE = {
 
 def encode_payloads(kind, record, max_payload: int = MAX_PAYLOAD) -> list[bytes]:
     """The payload(s) of one message of ``kind`` (see :func:`msg_type_of`)."""
+    enc = _ENCODE.get(kind)                  # a MsgType of a batch: straight to its encoder
+    if enc is not None:
+        return enc(record, max_payload)
     mt = msg_type_of(kind)
     if mt in _BATCH:
         return _BATCH[mt][0](record, max_payload)

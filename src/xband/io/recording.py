@@ -3,9 +3,14 @@
 A recording is a plain concatenation of encoded frames exactly as on the HIL link
 (``hil/PROTOCOL.md``, section "Recordings"): the first message is a META whose JSON holds
 ``"format": "xband-recording"``, ``"format_version": 1`` and the run header; the last, when
-the run finished cleanly, is a META with ``"end": true`` and the counts. Each message is
-written with one unbuffered ``write`` of its whole encoded bytes, so a killed process leaves
-whole frames followed by at most one torn one. Reading never fails on damage: a torn tail,
+the run finished cleanly, is a META with ``"end": true`` and the counts. A message's
+payloads are packed from the record's arrays when it is written; at every
+:meth:`RecordingWriter.flush` — the run loop flushes once per scan — or once
+``buffer_size`` payload bytes wait, the waiting frames (their headers packed and numbered
+when written) are framed in one call of the ``wire`` kernel — CRC-32 and COBS of each
+frame in one pass — and go to the file with one unbuffered ``write``. A killed process therefore
+leaves whole frames followed by at most one torn write: the messages since the last flush
+are lost, nothing before them. Reading never fails on damage: a torn tail,
 a corrupt frame or a lost fragment is counted in :class:`Integrity` and every whole message
 before and after it replays.
 
@@ -27,8 +32,11 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import RecordingError
-from ..hil.codec import PROTOCOL_VERSION, Decoder, Encoder, Frame
-from ..hil.messages import Assembler, Message, encode_message
+from ..hil.codec import (
+    FLAG_CONT, FLAG_MORE, PROTOCOL_VERSION, Decoder, Encoder, Frame, MsgType,
+    encode_frames_into,
+)
+from ..hil.messages import Assembler, Message, encode_payloads, msg_type_of, t_to_ns
 from ..types import Commands, Detections, PlantState, Tracks
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "RecordingWriter", "Recording", "Integrity",
@@ -38,6 +46,11 @@ FORMAT = "xband-recording"
 FORMAT_VERSION = 1
 _RESERVED_HEADER = ("format", "format_version", "end")
 _CHUNK = 1 << 16
+# message types as plain ints (struct packs them faster than the IntEnum)
+_DET, _TRK, _CMD, _STA = (int(m) for m in (MsgType.DETECTIONS, MsgType.TRACKS,
+                                           MsgType.COMMAND, MsgType.STATE))
+#: Default write buffer: frames are written at each flush() or once this many bytes wait.
+BUFFER_SIZE = 1 << 16
 
 
 class RecordingWriter:
@@ -49,12 +62,18 @@ class RecordingWriter:
     :class:`RecordingError` unless ``overwrite=True``. ``fsync``: fsync the file on
     :meth:`close` (the default) so that a clean recording survives a power cut.
 
+    ``buffer_size``: encoded frames wait in memory and go to the file in one ``write`` at
+    :meth:`flush` (call it at least once per scan/CPI: the run loop does) or as soon as
+    this many bytes wait; ``0`` writes every message at once (one ``write`` each). The
+    header is on disk when the constructor returns.
+
     Times ``t`` are float64 s from scenario start (sent as int64 ns). Leaving the ``with``
-    block on an exception writes a META ``{"aborted": true, "error": …}`` and no end marker,
-    so the recording reads as interrupted.
+    block on an exception writes what is buffered, then a META ``{"aborted": true,
+    "error": …}`` and no end marker, so the recording reads as interrupted.
     """
 
-    def __init__(self, path, header: dict, *, overwrite: bool = False, fsync: bool = True):
+    def __init__(self, path, header: dict, *, overwrite: bool = False, fsync: bool = True,
+                 buffer_size: int = BUFFER_SIZE):
         self.path = Path(path)
         if not isinstance(header, dict):
             raise RecordingError(f"{self.path}: header must be a dict, got "
@@ -70,41 +89,97 @@ class RecordingWriter:
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot create: {exc.strerror}") from None
         self.fsync = fsync
+        self.buffer_size = max(0, int(buffer_size))
         self._enc = Encoder()
-        self.frames = 0                    #: frames written so far
-        self.bytes = 0                     #: bytes written so far
+        self._buf = bytearray(1 << 14)      # the encoded frames of one drain
+        # messages waiting for the next drain, as single-frame payloads: framed all at once
+        self._pl: list[bytes] = []         # payloads waiting for the next drain …
+        self._hd: list[bytes] = []         # … their headers (numbered when written) …
+        self._ends: list[int] = []         # … and running payload byte totals
+        self._waiting = 0                  # payload bytes waiting
+        self.frames = 0                    #: frames written so far (buffered included)
+        self.bytes = 0                     #: bytes handed to the file so far
         self.counts: dict[str, int] = {}   #: messages written per kind (header excluded)
         self._t = 0.0
         self._torn = False
         self.header = {"format": FORMAT, "format_version": FORMAT_VERSION,
                        "protocol_version": PROTOCOL_VERSION, **header}
         self._write("meta", self.header, 0.0, count=False)
+        self._drain()                      # the header is on disk from the start
 
     # -------------------------------------------------------------- writing
     @property
     def closed(self) -> bool:
         return self._f is None
 
-    def _write(self, kind: str, record, t: float, count: bool = True) -> None:
+    @property
+    def buffered_frames(self) -> int:
+        """Frames waiting for the next :meth:`flush`."""
+        return len(self._pl)
+
+    def _write(self, kind: str, record, t: float, count: bool = True,
+               mt: int | None = None) -> None:
+        """Encode the payloads now (the record may change after the call) and queue them;
+        their frames are built and written at the next drain."""
         if self._f is None:
             raise RecordingError(f"{self.path}: recording is closed")
-        seq0 = self._enc.seq
-        data = encode_message(self._enc, kind, record, t)
+        if mt is None:
+            mt = int(msg_type_of(kind))
+        enc = self._enc
+        payloads = encode_payloads(mt, record, enc.max_payload)
+        t_ns = t_to_ns(t)
+        last = len(payloads) - 1
+        if not last:
+            p = payloads[0]
+            self._hd.append(enc.next_header(mt, len(p), t_ns))
+            self._pl.append(p)
+            self._waiting += len(p)
+            self._ends.append(self._waiting)
+        else:
+            heads = [enc.next_header(mt, len(p), t_ns, (FLAG_MORE if k < last else 0)
+                                     | (FLAG_CONT if k > 0 else 0))
+                     for k, p in enumerate(payloads)]
+            for h, p in zip(heads, payloads):
+                self._hd.append(h)
+                self._pl.append(p)
+                self._waiting += len(p)
+                self._ends.append(self._waiting)
+        self.frames += last + 1
+        self._t = t
+        if count:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self._waiting >= self.buffer_size:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Frame the waiting messages (one kernel call) and write them with one ``write``
+        (it loops only on a partial write)."""
+        if not self._pl:
+            return
+        pl, hd, ends = self._pl, self._hd, self._ends
+        k, w = len(pl), self._waiting
+        self._pl, self._hd, self._ends, self._waiting = [], [], [], 0
+        # ≥ Σ frame_bound(n_i) = Σ (n_i + 24) + ⌊(n_i + 24)/254⌋ + 2; + 1: a 0x00 after a
+        # torn frame
+        need = 1 + w + 26 * k + (w + 24 * k) // 254
+        if need > len(self._buf):
+            self._buf = bytearray(need + (1 << 14))
+        at = 0
         if self._torn:                      # end the frame a failed write left unfinished,
-            data = b"\x00" + data          # so that it costs only itself
-        view = memoryview(data)
+            self._buf[0] = 0                # so that it costs only itself
+            at = 1
+        n = encode_frames_into(self._buf, at, b"".join(hd), pl, ends)
+        view = memoryview(self._buf)[:n]
         try:
-            while view:                     # one write per message; loops only if partial
+            while view:
                 view = view[self._f.write(view):]
         except OSError as exc:
             self._torn = True
             raise RecordingError(f"{self.path}: write failed: {exc.strerror}") from None
+        finally:
+            view.release()
         self._torn = False
-        self.frames += (self._enc.seq - seq0) & 0xFFFFFFFF
-        self.bytes += len(data)
-        self._t = t
-        if count:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.bytes += n
 
     def write(self, kind: str, record, t: float) -> None:
         """Write one message of ``kind`` (``"detections"``, ``"tracks"``, ``"command"``,
@@ -116,19 +191,19 @@ class RecordingWriter:
 
     def write_detections(self, dets: Detections, t: float) -> None:
         """One scan of detections at scan time ``t`` (s); ``dets.t`` is not stored."""
-        self.write("detections", dets, t)
+        self._write("detections", dets, t, mt=_DET)
 
     def write_tracks(self, tracks: Tracks, t: float) -> None:
         """The track set after the scan at ``t`` (s)."""
-        self.write("tracks", tracks, t)
+        self._write("tracks", tracks, t, mt=_TRK)
 
     def write_commands(self, cmds: Commands, t: float) -> None:
         """Guidance commands issued at ``t`` (s)."""
-        self.write("command", cmds, t)
+        self._write("command", cmds, t, mt=_CMD)
 
     def write_state(self, state: PlantState, t: float) -> None:
         """Plant truth (bodies' pos/vel/acc) at ``t`` (s)."""
-        self.write("state", state, t)
+        self._write("state", state, t, mt=_STA)
 
     def write_stats(self, stats: dict, t: float) -> None:
         """A STATS JSON object (counters, timings) at ``t`` (s)."""
@@ -139,9 +214,11 @@ class RecordingWriter:
         self.write("meta", meta, t)
 
     def flush(self, fsync: bool = False) -> None:
-        """Writes are unbuffered, so this only matters with ``fsync=True``: force the bytes
-        to stable storage (a power cut then keeps everything written so far)."""
+        """Write the buffered frames to the file (one ``write``): a crash after it keeps
+        every message written so far. ``fsync=True`` also forces them to stable storage
+        (a power cut then keeps them too)."""
         if self._f is not None:
+            self._drain()
             self._f.flush()
             if fsync:
                 os.fsync(self._f.fileno())
@@ -167,6 +244,7 @@ class RecordingWriter:
             return
         try:
             self._write("meta", {"aborted": True, "error": reason}, self._t)
+            self._drain()
         except Exception:  # noqa: BLE001 - already failing; keep what is on disk
             pass
         finally:
