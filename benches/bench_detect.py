@@ -12,6 +12,13 @@ comparison as a table (best of N runs, one thread), with each stage of the 3-cha
 
     XBAND_KERNELS=cython .venv/bin/python -m pytest benches/bench_detect.py --benchmark-only \
         --benchmark-group-by=group --benchmark-columns=mean,min,rounds
+
+Before/after a kernel change, side by side in one process: ``python benches/bench_detect.py
+--compare DIR`` loads the compiled ``cfar``, ``rdmap`` and ``pulse`` kernels found in DIR (a
+copy of src/xband/_ext/ taken before the change, or the src/xband/_ext/ of an older
+checkout built with ``XBAND_BUILD_ONLY=cfar,rdmap,pulse``) next to the current ones and
+runs the chain with each set, interleaved (CPU time, best and median of N), after checking
+that both give the same power map and detections bit for bit.
 """
 import time
 
@@ -233,7 +240,11 @@ def main(repeat: int = 30) -> None:
     def best(f, n, clock=time.perf_counter):
         return min(_timeit(f, clock) for _ in range(n))
 
+    from xband import _kernels
+
     cpu = time.thread_time
+    print("kernels:", ", ".join(_kernels.get(s).__name__ for s in ("rdmap", "cfar", "pulse")),
+          f"(XBAND_ISA: {_kernels.isa()})")
     for case in CASES:
         p, cube, pt = _cube(case)
         cfg = DetectConfig(range_window="taylor")
@@ -258,5 +269,54 @@ def main(repeat: int = 30) -> None:
                       f"{best(f, repeat, cpu) * 1e3:7.3f} ms CPU")
 
 
+def compare(before_dir: str, repeat: int = 60) -> None:
+    """The chain with the kernels of ``before_dir`` vs the current ones, interleaved."""
+    import glob
+    import importlib.util
+    import os
+
+    from xband import _kernels
+
+    def load(stem):
+        # the module's own name (PyInit_<stem>); a baseline build, never an ISA variant
+        for path in sorted(glob.glob(os.path.join(before_dir, f"{stem}.*.so"))):
+            spec = importlib.util.spec_from_file_location(stem, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            return mod
+        return None
+
+    now = {s: _kernels.get(s) for s in ("cfar", "rdmap", "pulse")}
+    old = {s: load(s) or now[s] for s in now}
+    print("before:", {s: getattr(m, "__file__", "?") for s, m in old.items()})
+    print("after: ", {s: m.__name__ for s, m in now.items()}, f"(XBAND_ISA: {_kernels.isa()})")
+    cpu = time.thread_time
+    for case in CASES:
+        p, cube, pt = _cube(case)
+        chain = DetectionChain(p, DetectConfig(range_window="taylor"))
+        outs, t = {}, {"before": [], "after": []}
+        for who, mods in (("before", old), ("after", now)):
+            _kernels._state["mods"].update(mods)
+            o = chain.process(cube, pt)
+            outs[who] = (o.power.copy(), o.detections.range, o.detections.az,
+                         o.detections.range_rate, o.detections.snr)
+        same = all(np.array_equal(a, b, equal_nan=True)
+                   for a, b in zip(outs["before"], outs["after"]))
+        for _ in range(repeat):
+            for who, mods in (("before", old), ("after", now)):
+                _kernels._state["mods"].update(mods)
+                t[who].append(_timeit(lambda: chain.process(cube, pt), cpu))
+        _kernels._state["mods"].update(now)
+        b, a = np.array(t["before"]) * 1e3, np.array(t["after"]) * 1e3
+        print(f"{case}: before {b.min():.2f} / {np.median(b):.2f} ms, after {a.min():.2f} / "
+              f"{np.median(a):.2f} ms CPU (best / median of {repeat}): ×{b.min() / a.min():.2f}"
+              f" / ×{np.median(b) / np.median(a):.2f}; outputs bit-identical: {same}")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if len(sys.argv) > 2 and sys.argv[1] == "--compare":
+        compare(sys.argv[2])
+    else:
+        main()

@@ -1,7 +1,14 @@
 # cython: language_level=3
 """2-D CFAR (CA, GO, SO in O(1) per cell; OS by a slid histogram, exact selection at the
 candidates only). Twin: xband/reference/cfar.py
-(window geometry, edge policy, noise estimates and outputs are documented there)."""
+(window geometry, edge policy, noise estimates and outputs are documented there).
+
+CA/GO/SO keep their Doppler box sums only on the columns the tested gates' windows read,
+[max(r_lo, wr) − wr, min(r_hi, Nr − wr) + wr) (the chain's map is 0 and never
+Doppler-processed outside them), CA without the half sums it does not use, and test the
+crossings branch-free while sliding (the ordered scan runs only for a row with one):
+the same additions in the same order as before, so the same Z bits.
+Also built with -mavx2 (ext/isa/cfar_avx2.pyx), same bits."""
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 
@@ -54,11 +61,12 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
     cdef Py_ssize_t half = N // 2
     cdef Py_ssize_t lo = r_lo if r_lo > wr else wr
     cdef Py_ssize_t hi = r_hi if r_hi < Nr - wr else Nr - wr
-    cdef Py_ssize_t d, r, dd, k, cnt = 0
+    cdef Py_ssize_t d, r, dd, k, cnt = 0, c0, c1
     cdef double* SW = &work[0, 0]
     cdef double* SG = &work[1, 0]
     cdef double* HL = &work[2, 0]
     cdef double* A = &work[3, 0]                 # the row's noise estimates Z[r]
+    cdef double* DT = &work[4, 0]                # CA: the row's range-sum steps
     cdef double* buf = &work[0, 0]
     cdef double Z, pv, inv_n = 1.0 / N, inv_h
     cdef const float* prow
@@ -82,8 +90,12 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
                         out_noise[cnt] = Z
                     cnt += 1
         return cnt
-    # ---- CA / GO / SO: Doppler box sums for row 0, then incremental updates
-    for r in range(Nr + 1):
+    # ---- CA / GO / SO: Doppler box sums for row 0, then incremental updates, only over
+    # the columns the tested gates' windows read, [c0, c1) = [lo − wr, hi + wr) (hi ≤
+    # Nr − wr); SW/SG[c1], read by the last (unused) slide step, stay 0
+    c0 = lo - wr
+    c1 = hi + wr
+    for r in range(c0, c1 + 1):
         SW[r] = 0.0
         SG[r] = 0.0
         HL[r] = 0.0
@@ -92,23 +104,31 @@ cdef Py_ssize_t _cfar_2d(const float[:, ::1] power, int gr, int gd, int tr, int 
         if q < 0:
             q += M
         pa = &power[q, 0]
-        for r in range(Nr):
+        for r in range(c0, c1):
             SW[r] += pa[r]
-            if -gd <= dd <= gd:
+        if -gd <= dd <= gd:
+            for r in range(c0, c1):
                 SG[r] += pa[r]
-            if dd < -gd:
+        if dd < -gd:
+            for r in range(c0, c1):
                 HL[r] += pa[r]
     for d in range(M):
         if d > 0:
-            _update_rows(power, d, M, Nr, wd, gd, td, SW, SG, HL)
-        _row_noise(SW, SG, HL, A, lo, hi, wr, gr, mode, inv_n, inv_h)
+            _update_rows(power, d, M, c0, c1, wd, gd, td if mode != CA else 0, SW, SG, HL)
         prow = &power[d, 0]
-        for r in range(lo, hi):
-            if prow[r] > alpha * A[r]:
-                if cnt < cap:
-                    out_idx[cnt] = d * Nr + r
-                    out_noise[cnt] = A[r]
-                cnt += 1
+        # Z[r] → A, and whether any cell of the row crosses (rare): only then the scan
+        # that writes the crossings in order
+        if mode == CA:
+            k = _row_noise_ca(SW, SG, A, DT, lo, hi, wr, gr, inv_n, prow, alpha)
+        else:
+            k = _row_noise(SW, SG, HL, A, lo, hi, wr, gr, mode, inv_n, inv_h, prow, alpha)
+        if k:
+            for r in range(lo, hi):
+                if prow[r] > alpha * A[r]:
+                    if cnt < cap:
+                        out_idx[cnt] = d * Nr + r
+                        out_noise[cnt] = A[r]
+                    cnt += 1
     return cnt
 
 
@@ -236,11 +256,12 @@ cdef Py_ssize_t _os_hist(const float[:, ::1] power, int gr, int gd, int tr, int 
     return cnt
 
 
-cdef void _update_rows(const float[:, ::1] power, Py_ssize_t d, Py_ssize_t M, Py_ssize_t Nr,
-                       int wd, int gd, int td, double* SW, double* SG,
+cdef void _update_rows(const float[:, ::1] power, Py_ssize_t d, Py_ssize_t M, Py_ssize_t c0,
+                       Py_ssize_t c1, int wd, int gd, int td, double* SW, double* SG,
                        double* HL) noexcept nogil:
-    """Doppler box sums of row d from row d − 1, one pass over the five rows involved:
-    SW spans [d − wd, d + wd], SG [d − gd, d + gd], HL [d − wd, d − gd − 1]."""
+    """Doppler box sums of row d from row d − 1 on columns [c0, c1), one pass over the five
+    rows involved: SW spans [d − wd, d + wd], SG [d − gd, d + gd], HL [d − wd, d − gd − 1]
+    (HL only when td > 0: CA passes 0, it does not use HL)."""
     cdef const float* aw = &power[_mod(d + wd, M), 0]
     cdef const float* sw = &power[_mod(d - 1 - wd, M), 0]
     cdef const float* ag = &power[_mod(d + gd, M), 0]
@@ -249,32 +270,95 @@ cdef void _update_rows(const float[:, ::1] power, Py_ssize_t d, Py_ssize_t M, Py
     cdef Py_ssize_t r
     cdef double s
     if td > 0:
-        for r in range(Nr):
+        for r in range(c0, c1):
             s = <double>sw[r]
             SW[r] += <double>aw[r] - s
             SG[r] += <double>ag[r] - <double>sg[r]
             HL[r] += <double>ah[r] - s
     else:
-        for r in range(Nr):
+        for r in range(c0, c1):
             SW[r] += <double>aw[r] - <double>sw[r]
             SG[r] += <double>ag[r] - <double>sg[r]
 
 
-cdef void _row_noise(const double* SW, const double* SG, const double* HL, double* Z,
-                     Py_ssize_t lo, Py_ssize_t hi, int wr, int gr, int mode, double inv_n,
-                     double inv_h) noexcept nogil:
+cdef int _row_noise_ca(const double* SW, const double* SG, double* Z, double* DT,
+                       Py_ssize_t lo, Py_ssize_t hi, int wr, int gr, double inv_n,
+                       const float* prow, double alpha) noexcept nogil:
+    """CA: the same Z[r] as ``_row_noise`` (the same four segments, the same additions in
+    the same order, so the same bits) in two passes: the steps
+    DT[r] = (SW[r + wr + 1] − SW[r − wr]) − (SG[r + gr + 1] − SG[r − gr]) (independent per
+    r: vectorised), then the four running sums T side by side (one addition per cell on
+    the serial chain) with Z and the branch-free crossing test. Returns 1 when some cell
+    of the row crosses. (Measured: interleaving the four segments as the lanes of one
+    vector was slower here, the extra interleaving passes cost more than they saved.)"""
+    cdef Py_ssize_t n = hi - lo, m = n // 4, i, r
+    cdef Py_ssize_t st0, st1, st2, st3
+    cdef double T0, T1, T2, T3, z0, z1, z2, z3
+    cdef int hit = 0
+    if n <= 0:
+        return 0
+    for r in range(lo, hi):
+        DT[r] = (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
+    st0 = lo
+    st1 = lo + m
+    st2 = lo + 2 * m
+    st3 = lo + 3 * m
+    T0 = _direct_sum(SW, SG, st0, wr, gr)
+    T1 = _direct_sum(SW, SG, st1, wr, gr)
+    T2 = _direct_sum(SW, SG, st2, wr, gr)
+    T3 = _direct_sum(SW, SG, st3, wr, gr)
+    for i in range(m):
+        z0 = T0 * inv_n
+        z1 = T1 * inv_n
+        z2 = T2 * inv_n
+        z3 = T3 * inv_n
+        Z[st0 + i] = z0
+        Z[st1 + i] = z1
+        Z[st2 + i] = z2
+        Z[st3 + i] = z3
+        hit |= (((prow[st0 + i] > alpha * z0) | (prow[st1 + i] > alpha * z1))
+                | ((prow[st2 + i] > alpha * z2) | (prow[st3 + i] > alpha * z3)))
+        T0 += DT[st0 + i]
+        T1 += DT[st1 + i]
+        T2 += DT[st2 + i]
+        T3 += DT[st3 + i]
+    for r in range(st3 + m, hi):
+        z0 = T3 * inv_n
+        Z[r] = z0
+        hit |= prow[r] > alpha * z0
+        T3 += DT[r]
+    return hit != 0
+
+
+cdef inline double _direct_sum(const double* SW, const double* SG, Py_ssize_t r, int wr,
+                               int gr) noexcept nogil:
+    """Σ_{|dr|≤wr} SW[r + dr] − Σ_{|dr|≤gr} SG[r + dr], left to right (a segment's start)."""
+    cdef double t = 0.0
+    cdef Py_ssize_t k
+    for k in range(r - wr, r + wr + 1):
+        t += SW[k]
+    for k in range(r - gr, r + gr + 1):
+        t -= SG[k]
+    return t
+
+
+cdef int _row_noise(const double* SW, const double* SG, const double* HL, double* Z,
+                    Py_ssize_t lo, Py_ssize_t hi, int wr, int gr, int mode, double inv_n,
+                    double inv_h, const float* prow, double alpha) noexcept nogil:
     """Z[r] for r in [lo, hi) by sliding range sums of the Doppler box sums:
     T = Σ_{|dr|≤wr} SW − Σ_{|dr|≤gr} SG (all training cells) and, for GO/SO,
     Lo = Σ_{dr∈[−wr,−1]} SW − Σ_{dr∈[−gr,−1]} SG (lower half without its dr = 0 column,
     HL). The range is cut into four segments slid side by side (independent dependency
-    chains; each segment starts from a direct sum)."""
+    chains; each segment starts from a direct sum). Returns 1 when some cell of the row
+    crosses, prow[r] > alpha·Z[r] (tested branch-free on the way), else 0."""
     cdef Py_ssize_t n = hi - lo, m = n // 4, s, i, r, k
     cdef Py_ssize_t st[4]
     cdef double T[4]
     cdef double Lo[4]
-    cdef double lower, upper
+    cdef double lower, upper, z
+    cdef int hit = 0
     if n <= 0:
-        return
+        return 0
     for s in range(4):
         st[s] = lo + s * m
     # segment s covers [st[s], st[s] + m) (the last one up to hi; all of it when m = 0)
@@ -294,22 +378,28 @@ cdef void _row_noise(const double* SW, const double* SG, const double* HL, doubl
         for i in range(m):
             for s in range(4):
                 r = st[s] + i
-                Z[r] = T[s] * inv_n
+                z = T[s] * inv_n
+                Z[r] = z
+                hit |= prow[r] > alpha * z
                 T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
         s = 3
         for r in range(st[3] + m, hi):
-            Z[r] = T[s] * inv_n
+            z = T[s] * inv_n
+            Z[r] = z
+            hit |= prow[r] > alpha * z
             T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
-        return
+        return hit
     for i in range(m):
         for s in range(4):
             r = st[s] + i
             lower = Lo[s] + HL[r]
             upper = T[s] - lower
             if mode == GO:
-                Z[r] = (lower if lower > upper else upper) * inv_h
+                z = (lower if lower > upper else upper) * inv_h
             else:
-                Z[r] = (lower if lower < upper else upper) * inv_h
+                z = (lower if lower < upper else upper) * inv_h
+            Z[r] = z
+            hit |= prow[r] > alpha * z
             T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
             Lo[s] += (SW[r] - SW[r - wr]) - (SG[r] - SG[r - gr])
     s = 3
@@ -317,11 +407,14 @@ cdef void _row_noise(const double* SW, const double* SG, const double* HL, doubl
         lower = Lo[s] + HL[r]
         upper = T[s] - lower
         if mode == GO:
-            Z[r] = (lower if lower > upper else upper) * inv_h
+            z = (lower if lower > upper else upper) * inv_h
         else:
-            Z[r] = (lower if lower < upper else upper) * inv_h
+            z = (lower if lower < upper else upper) * inv_h
+        Z[r] = z
+        hit |= prow[r] > alpha * z
         T[s] += (SW[r + wr + 1] - SW[r - wr]) - (SG[r + gr + 1] - SG[r - gr])
         Lo[s] += (SW[r] - SW[r - wr]) - (SG[r] - SG[r - gr])
+    return hit
 
 
 def cfar_2d(const float[:, ::1] power, int guard_r, int guard_d, int train_r, int train_d,

@@ -219,3 +219,111 @@ def test_os_cfar_ties_constant_and_boundaries(rng):
     _os_both(P3, geom, 1.5, 10, lo=4, hi=5)
     _os_both(P3, geom, 1.5, 10, lo=80, hi=90)
     _os_both(P3, geom, 0.0, 10)
+
+
+# ---- CA-CFAR: the columns it reads, and the AVX2 builds of cfar and rdmap --------------
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_cfar_reads_only_the_window_span(rng, mode):
+    """The CA family sums only the columns the tested gates' windows cover,
+    [max(r_lo, wr) − wr, min(r_hi, Nr − wr) + wr]: changing every column outside leaves the
+    crossings and Z bit-identical (the chain's map is 0 there, never Doppler-processed);
+    inside, both agree with the twin."""
+    gr, gd, tr, td = 2, 1, 8, 2
+    wr = gr + tr
+    P = rng.exponential(1.0, (20, 260)).astype(np.float32)
+    P[4, 90] = P[11, 150] = 80.0
+    lo, hi = 40, 200
+    a = _run_cfar(c_cfar, P, gr, gd, tr, td, mode, 5.0, 1, lo, hi)
+    b = _run_cfar(r_cfar, P, gr, gd, tr, td, mode, 5.0, 1, lo, hi)
+    assert a[0] == b[0] >= 2
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-12)
+    # alpha = 0: every tested cell crosses, so every Z is compared
+    a = _run_cfar(c_cfar, P, gr, gd, tr, td, mode, 0.0, 1, lo, hi)
+    assert a[0] == 20 * (hi - lo)
+    Q = P.copy()
+    Q[:, :lo - wr] = 1e30 * rng.random((20, lo - wr))
+    Q[:, hi + wr:] = np.nan                    # from the first column no window reads
+    c = _run_cfar(c_cfar, Q, gr, gd, tr, td, mode, 0.0, 1, lo, hi)
+    assert c[0] == a[0]
+    np.testing.assert_array_equal(c[1], a[1])
+    np.testing.assert_array_equal(c[2], a[2])
+    # one column further in on either side does change Z (the span is not too narrow)
+    for col in (lo - wr, hi + wr - 1):
+        Q = P.copy()
+        Q[:, col] += 1000.0
+        assert not np.array_equal(_run_cfar(c_cfar, Q, gr, gd, tr, td, mode, 0.0, 1, lo,
+                                             hi)[2], a[2])
+
+
+def _avx2_or_skip(stem):
+    try:
+        return __import__(f"xband._ext.{stem}_avx2", fromlist=["x"])
+    except ImportError:
+        pytest.skip(f"no AVX2 build of {stem} (not x86-64, or not built)")
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2, 3])
+def test_cfar_avx2_build_same_bits(rng, mode):
+    """ext/isa/cfar_avx2.pyx (the same source with -mavx2, loaded on AVX2 CPUs) gives the
+    same crossings and the same Z bits as the baseline build."""
+    avx = _avx2_or_skip("cfar")
+    P = rng.exponential(1.0, (32, 700)).astype(np.float32)
+    P[:, 300:320] *= 25
+    P[9, 500] = 90.0
+    a = _run_cfar(c_cfar, P, 4, 2, 8, 2, mode, 4.0, 40, 13, 690)
+    b = _run_cfar(avx, P, 4, 2, 8, 2, mode, 4.0, 40, 13, 690)
+    assert a[0] == b[0] > 0
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+def test_rdmap_avx2_build_same_bits(rng):
+    base = pytest.importorskip("xband._ext.rdmap")
+    avx = _avx2_or_skip("rdmap")
+    nb, Ns, Nd = 6, 256, 128
+    for taps in ([1.0], [1.0, -2.0, 1.0]):
+        taps = np.asarray(taps)
+        F = _cx(rng, nb + taps.size - 1, Ns)
+        H = _cx(rng, Nd)
+        w = rng.random(nb).astype(np.float32)
+        outs = []
+        for mod in (base, avx):
+            o = np.empty((nb, Nd), np.complex64)
+            mod.weight_block(F, H, taps, w, True, o)
+            outs.append(o)
+        assert outs[0].tobytes() == outs[1].tobytes()
+    X = _cx(rng, 16, 136)
+    p1, p2 = np.zeros((16, 128), np.float32), np.zeros((16, 128), np.float32)
+    base.square_law_cols(X, 5, 120, p1)
+    avx.square_law_cols(X, 5, 120, p2)
+    assert p1.tobytes() == p2.tobytes()
+
+
+def test_pulse_avx2_build_same_bits(rng):
+    """An AVX2 build of ext/pulse.pyx (ext/isa/pulse_avx2.pyx, where one is built) gives the
+    same monopulse values (gate_dft) and map passes as the baseline build, bit for bit."""
+    avx = _avx2_or_skip("pulse")
+    P, Ns, L = 24, 300, 41
+    x = _cx(rng, P, Ns)
+    hc = _cx(rng, L, dtype=np.complex128)
+    wts = rng.random(P - 2)
+    taps = np.array([1.0, -2.0, 1.0]) / np.sqrt(6.0)
+    gates = np.array([0, 7, 150, 259, 280], np.int64)      # the last two wrap around
+    bins = np.array([0, 3, 11, 23, 12], np.int64)
+    outs = []
+    for mod in (c_pulse, avx):
+        o = np.empty(5, complex)
+        mod.gate_dft(x, hc, taps, wts, gates, bins, 24, o)
+        outs.append(o)
+    assert outs[0].tobytes() == outs[1].tobytes()
+    H = _cx(rng, 128)
+    w = rng.random(P).astype(np.float32)
+    a, b = np.zeros((32, 128), np.complex64), np.zeros((32, 128), np.complex64)
+    c_pulse.spectrum_weight(x, H, w, a)
+    avx.spectrum_weight(x, H, w, b)
+    assert a.tobytes() == b.tobytes()
+    p1, p2 = np.empty((P, 200), np.float32), np.empty((P, 200), np.float32)
+    c_pulse.square_law(x, p1)
+    avx.square_law(x, p2)
+    assert p1.tobytes() == p2.tobytes()

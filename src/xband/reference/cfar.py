@@ -25,7 +25,9 @@ CA/GO/SO are O(1) per cell: Doppler box sums are updated incrementally row by ro
 pass over the five rows that enter or leave the boxes), range sums are prefix-sum
 differences here and sliding sums in the kernel (the tested gates cut into four segments
 slid side by side, each started from a direct sum, so that the four dependency chains
-overlap); the two agree to round-off. OS here is the definition (a partition per cell);
+overlap); the two agree to round-off. The kernel reads only the columns the tested
+windows cover, [max(r_lo, Wr) − Wr, min(r_hi, Nr − Wr) + Wr); what lies outside them
+does not change its output. OS here is the definition (a partition per cell);
 the kernel slides a histogram of quantised levels along range and selects exactly only
 at the cells that may cross (docs/detection.md), with identical crossings and Z. The map
 is expected finite (NaN has no order; −0.0 and negatives are handled).

@@ -1,0 +1,4 @@
+# ext/pulse.pyx compiled a second time with -mavx2 (setup.py, x86-64 only): the same source,
+# so the same functions and the same bits (no FMA without -mfma); xband._kernels loads it
+# instead of xband._ext.pulse when the CPU has AVX2 (XBAND_ISA=baseline turns that off).
+include "pulse.pyx"
