@@ -309,3 +309,17 @@ def test_raw_fd_ports_and_tcp_nodelay_for_socket_urls():
         if conn is not None:
             conn.close()
         srv.close()
+
+
+def test_data_before_the_session_is_discarded_and_counted():
+    """PROTOCOL.md §7.1: a COMMAND received before the session is not handed to the
+    application; it is counted."""
+    from xband.hil.messages import Message
+
+    link = Link("loop://", role=Role.HOST, reconnect=False)
+    cmd = Commands(t=np.zeros(1), a_cmd=np.zeros((1, 3)), t_go=np.zeros(1),
+                   saturated=np.zeros(1, bool))
+    assert not link.in_session
+    link._on_message(Message("command", 0.0, cmd), link.now_ns())
+    assert link.stats()["pre_session_discarded"] == 1
+    assert link.recv(timeout=0.05) is None

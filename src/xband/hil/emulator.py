@@ -50,7 +50,7 @@ from ..config import Scenario, default_scenario, load_scenario
 from ..errors import XbandError
 from ..pipeline import Engagement, rngs
 from ..types import Commands
-from .link import SENSOR_CAPS, FdPort, Link, LinkEvent, SocketPort, rtt_summary
+from .link import SENSOR_CAPS, TIMEOUT_S, FdPort, Link, LinkEvent, SocketPort, rtt_summary
 from .messages import Role
 
 __all__ = ["Emulator", "PtyEndpoint", "SocketEndpoint", "main"]
@@ -166,6 +166,9 @@ class Emulator:
         self.endpoint = endpoint
         self.speed = speed
         self.wait_s = wait_s
+        # link silence timeout: the protocol's 1 s (PROTOCOL.md §7.3) in real time; in
+        # lock-step (speed 0) a host may think up to wait_s per event, so 3·wait_s
+        self.link_timeout_s = TIMEOUT_S if speed > 0 else max(TIMEOUT_S, 3 * wait_s)
         self.latency_s = latency_s
         self.fault, self.fault_state = _corrupter(corrupt, fault_seed)
         self.unplug_at = unplug_at
@@ -186,7 +189,7 @@ class Emulator:
     def _new_link(self, port) -> Link:
         return Link(port, role=Role.SENSOR, name="xband-emulator", capabilities=SENSOR_CAPS,
                     reconnect=False, heartbeat_s=self.heartbeat_s, tx_delay_s=self.latency_s,
-                    fault=self.fault, timeout_s=max(1.0, 3 * self.wait_s))
+                    fault=self.fault, timeout_s=self.link_timeout_s)
 
     def _unplug(self) -> None:
         link = self.link

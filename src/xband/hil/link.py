@@ -244,6 +244,7 @@ class _Counters:
     heartbeats_sent: int = 0
     heartbeats_received: int = 0
     peer_errors: int = 0
+    pre_session_discarded: int = 0
 
 
 # ------------------------------------------------------------------ the link
@@ -383,7 +384,7 @@ class Link:
     def wait_session(self, timeout: float) -> Hello:
         """Block until the peer's HELLO was accepted; :class:`HardwareError` on timeout."""
         if not self._session_ev.wait(timeout):
-            raise HardwareError(f"{self.url or 'link'}: no HELLO from the device within "
+            raise HardwareError(f"{self.url or 'link'}: no HELLO from the peer within "
                                 f"{timeout:g} s (is it connected and running?)")
         return self.peer
 
@@ -821,6 +822,12 @@ class Link:
                 self._event("close", err)
             else:
                 self._event("error", err)
+            return
+        if self.handshake and not self._session_ev.is_set():
+            # data before the session (PROTOCOL.md §7.1): stale bytes of an earlier session
+            # or a peer that skipped the handshake; never handed to the application
+            with self._lock:
+                self.c.pre_session_discarded += 1
             return
         if kind == "stats":
             self.peer_stats = msg.record
