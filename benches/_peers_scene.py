@@ -316,3 +316,56 @@ def mean_gospa(scene: Scene, positions: list, first: int = 0) -> dict:
             "false": float(np.mean([r["false"] for r in rows])),
             "rms_loc": float(np.sqrt(sum(r["localisation"] for r in rows)
                                      / max(sum(r["assigned"] for r in rows), 1)))}
+
+
+class StoneSoupJPDATracker(StoneSoupTracker):
+    """Stone Soup's JPDA with EHM (``JPDAwithEHM``: exact marginal association
+    probabilities per cluster by Efficient Hypothesis Management, Maskell et al. 2004) over
+    ``PDAHypothesiser`` (P_D, P_G = ``gate_probability`` and the clutter density of ``cfg``,
+    the values xband's JPDA uses), each track's posterior the moment-matched mixture of its
+    hypotheses' EKF updates (``gm_reduce_single``, as Stone Soup's JPDA tutorial), the
+    same M-of-N initiator (GNN over the tentative tracks, as StoneSoupTracker) fed with the
+    detections inside no track's gate, and deletion after ``delete_misses`` scans without a
+    detection in the gate. Stone Soup's MultiTargetTracker takes single hypotheses only, so
+    this loop replaces it."""
+
+    def __init__(self, cfg: TrackerConfig, radar: Radar):
+        from stonesoup.dataassociator.probability import JPDAwithEHM
+        from stonesoup.deleter.time import UpdateTimeStepsDeleter
+        from stonesoup.hypothesiser.probability import PDAHypothesiser
+
+        super().__init__(cfg, radar, associator="gnn")
+        hyp = PDAHypothesiser(self.predictor, self.updater,
+                              clutter_spatial_density=cfg.clutter_density,
+                              prob_detect=cfg.p_detection, prob_gate=cfg.gate_probability)
+        self.jpda = JPDAwithEHM(hyp)
+        self.deleter = UpdateTimeStepsDeleter(cfg.delete_misses)
+        self.tracks = set()
+
+    def step(self, converted) -> np.ndarray:
+        from stonesoup.functions import gm_reduce_single
+        from stonesoup.types.array import StateVectors
+        from stonesoup.types.update import GaussianStateUpdate
+
+        ts, dets = converted
+        assoc = self.jpda.associate(self.tracks, dets, ts)
+        gated = set()
+        for track, mh in assoc.items():
+            states, ws = [], []
+            for h in mh:
+                if not h:
+                    states.append(h.prediction)
+                else:
+                    states.append(self.updater.update(h))
+                    gated.add(h.measurement)
+                ws.append(float(h.probability))
+            if len(states) == 1:                     # nothing in the gate: a miss
+                track.append(states[0])
+                continue
+            means = StateVectors([s.state_vector for s in states])
+            covs = np.stack([s.covar for s in states], axis=2)
+            mean, cov = gm_reduce_single(means, covs, np.asarray(ws))
+            track.append(GaussianStateUpdate(mean, cov, mh, ts))
+        self.tracks -= self.deleter.delete_tracks(self.tracks)
+        self.tracks |= self.initiator.initiate(dets - gated, ts)
+        return self.positions(self.tracks)

@@ -5,9 +5,10 @@
   the same matrices (checked equal before timing), and xband's CV/CA/CT bank, n = 1, 100,
   10 000 tracks per call.
 * "tracker scan N+C": time per scan of the whole multi-target tracker, xband's Tracker vs
-  Stone Soup's EKF + GNN set up alike, on the same detections of N targets and a mean of C
-  false alarms per scan, with every tracker's mean GOSPA in extra_info and printed (scene
-  and Stone Soup set-up: benches/_peers_scene.py, shared with tests/oracle).
+  Stone Soup's EKF + GNN set up alike, and xband's JPDA vs Stone Soup's JPDA with EHM
+  (``JPDAwithEHM``), on the same detections of N targets and a mean of C false alarms per
+  scan, with every tracker's mean GOSPA in extra_info and printed (scene and Stone Soup
+  set-up: benches/_peers_scene.py, shared with tests/oracle).
 
 FilterPy updates one filter object per call; xband updates a batch of n tracks in one call:
 compare per-track times (median / n; ``median_per_track_us`` in extra_info).
@@ -191,7 +192,14 @@ SCAN_CASES = {
                   warm=sizes(8, short=(6,))[0]),
     "1000+1000": dict(n=1000, clutter=1000.0, scans=8, warm=6),
 }
-SCAN_KINDS = ("xband-imm", "xband-ekf", "stonesoup-gnn", "stonesoup-kdtree")
+SCAN_KINDS = ("xband-imm", "xband-ekf", "xband-ekf-jpda", "stonesoup-gnn", "stonesoup-kdtree",
+              "stonesoup-jpda")
+# JPDA rows: xband's Tracker with ``association = "jpda"`` (CV EKF; clusters of tracks that
+# share gated detections, exact per cluster) vs Stone Soup's JPDAwithEHM
+# (_peers_scene.StoneSoupJPDATracker: PDAHypothesiser with the same P_D, P_G and clutter
+# density, mixture-reduced EKF updates, the same M-of-N initiator). Stone Soup's JPDA takes
+# seconds per scan at 50 + 50, so it runs at 10 + 10 and 50 + 50 only.
+_SS_MAX_N = {"stonesoup-gnn": 100, "stonesoup-jpda": 100}
 _ROUNDS = {  # (xband, stonesoup) rounds per case
     "10+10": sizes((50, 5), short=((10, 2),))[0],
     "50+50": sizes((20, 3), short=((5, 1),))[0],
@@ -218,16 +226,20 @@ def _prepare(case):
         if kind.startswith("stonesoup"):
             if importlib.util.find_spec("stonesoup") is None:
                 continue
-            if kind == "stonesoup-gnn" and spec["n"] > 100:
+            if spec["n"] > _SS_MAX_N.get(kind, spec["n"]):
                 continue
-            tr = scn.StoneSoupTracker(cfg, scene.radar, associator=kind.split("-")[1])
+            if kind == "stonesoup-jpda":
+                tr = scn.StoneSoupJPDATracker(cfg, scene.radar)
+            else:
+                tr = scn.StoneSoupTracker(cfg, scene.radar, associator=kind.split("-")[1])
             conv = [tr.convert(d, t) for d, t in zip(scene.scans, scene.times)]
             pos = scn.run_stonesoup(scene, tr, conv, 0, warm)
             snap = copy.deepcopy(tr)
             pos += scn.run_stonesoup(scene, tr, conv, warm)
             step = (lambda s, c=conv[warm]: s.step(c))
         else:
-            tr = scn.xband_tracker(kind.split("-")[1])
+            parts = kind.split("-")
+            tr = scn.xband_tracker(parts[1], association=parts[2] if len(parts) > 2 else "gnn")
             pos = scn.run_xband(scene, tr, 0, warm)
             snap = copy.deepcopy(tr)
             pos += scn.run_xband(scene, tr, warm)
@@ -243,7 +255,7 @@ def _prepare(case):
 def _cases():
     keep = sizes(*SCAN_CASES, short=("10+10", "50+50"))
     return [(c, k) for c in keep for k in SCAN_KINDS
-            if not (k == "stonesoup-gnn" and SCAN_CASES[c]["n"] > 100)]
+            if not SCAN_CASES[c]["n"] > _SS_MAX_N.get(k, SCAN_CASES[c]["n"])]
 
 
 @pytest.mark.parametrize("case,kind", _cases())
@@ -276,3 +288,37 @@ def test_tracker_scan(benchmark, capsys, case, kind):
               f"{this['gospa_steady']['rms_loc']:.1f} m); all: {steady}")
     benchmark.pedantic(this["step"], setup=lambda: ((copy.deepcopy(this["snap"]),), {}),
                        rounds=sr if kind.startswith("stonesoup") else xr, iterations=1)
+
+
+# ----------------------------------------------------------------------------- JPDA
+# The association probabilities of the timed 50 + 50 JPDA scan (the gate matrices that
+# scan hands to jpda_probabilities, captured from a copy of the snapshot): the per-cluster
+# enumeration of track.association vs track.jpda (single-track clusters in closed form,
+# the same β), same input, same run.
+@pytest.mark.parametrize("impl", ["association", "jpda"])
+def test_jpda_probabilities(benchmark, impl):
+    import copy
+
+    import xband.track.tracker as tracker_mod
+    from xband.track import association, jpda
+
+    prep = _prepare("50+50")
+    this = prep["kinds"]["xband-ekf-jpda"]
+    got = []
+    real = tracker_mod.jpda_probabilities
+
+    def spy(*a):
+        got.append(a)
+        return real(*a)
+
+    tracker_mod.jpda_probabilities = spy
+    try:
+        this["step"](copy.deepcopy(this["snap"]))
+    finally:
+        tracker_mod.jpda_probabilities = real
+    args = got[0]
+    fn = association.jpda_probabilities if impl == "association" else jpda.jpda_probabilities
+    np.testing.assert_array_equal(fn(*args), association.jpda_probabilities(*args))
+    benchmark.group = "jpda probabilities, timed 50+50 scan"
+    benchmark.extra_info.update(impl=impl, tracks=args[0].shape[0], dets=args[0].shape[1])
+    benchmark(fn, *args)

@@ -7,10 +7,12 @@ x[n·xo_j : n·(xo_j + d_j)] viewed (n, d_j), its covariances P[n·po_j : …] v
 (n, d_j, d_j), with xo_j = Σ_{i<j} d_i and po_j = Σ_{i<j} d_i². One call mixes (or
 combines) every track; per-track work uses stack buffers.
 """
-from _linalg cimport MAXD
+from libc.math cimport sin, cos, fabs
+from _linalg cimport MAXD, mat_mul, mat_mul_bt
 
 cdef enum:
     MAXR = 8
+    CT_NNZ = 18
 
 
 cdef inline void _gather(const double* xi, const double* pi, int di, const double* xj,
@@ -206,3 +208,335 @@ def imm_combine(const double[::1] x, const double[::1] P, const long long[::1] d
         return
     with nogil:
         _imm_combine(&x[0], &P[0], dims, pos, mu, x_out, P_out)
+
+
+# ---------------------------------------------------------------- fused mix + predict
+# One pass over the packed bank instead of one per model plus the mixing pass into new
+# buffers: per track, every model is mixed into stack buffers (the arithmetic of _imm_mix,
+# in its order; a model of another state space is not gathered into a P̃_i first, its
+# blocks are accumulated where they land), predicted there (the arithmetic of kalman.pyx's
+# kf_predict / ct_predict, in their order; the CT Jacobian by its structural non-zeros) and
+# written back in place. The same values as imm_mix followed by the predictions (the
+# skipped terms are exact zeros; only the sign of an exact-zero result could differ).
+
+cdef inline void _ct_f(const double* xi, double T, double* xo, double* F) noexcept nogil:
+    """f(x) and Jacobian F (7×7) of the coordinated turn over T — a copy of kalman.pyx's
+    _ct_f (same expressions, same bits; twin: xband.reference.kalman.ct_transition)."""
+    cdef double vx = xi[3], vy = xi[4], w = xi[6]
+    cdef double wt = w * T, s = sin(wt), c = cos(wt), a, b, da, db
+    cdef int i
+    if fabs(wt) < 1e-4:
+        a = T - w * w * T * T * T / 6.0
+        b = w * T * T / 2.0 - w * w * w * T * T * T * T / 24.0
+        da = -w * T * T * T / 3.0 + w * w * w * T * T * T * T * T / 30.0
+        db = T * T / 2.0 - w * w * T * T * T * T / 8.0
+    else:
+        a = s / w
+        b = (1.0 - c) / w
+        da = (T * c * w - s) / (w * w)
+        db = (T * s * w - (1.0 - c)) / (w * w)
+    xo[0] = xi[0] + a * vx - b * vy
+    xo[1] = xi[1] + b * vx + a * vy
+    xo[2] = xi[2] + T * xi[5]
+    xo[3] = c * vx - s * vy
+    xo[4] = s * vx + c * vy
+    xo[5] = xi[5]
+    xo[6] = w
+    for i in range(49):
+        F[i] = 0.0
+    for i in range(7):
+        F[i * 7 + i] = 1.0
+    F[0 * 7 + 3] = a;  F[0 * 7 + 4] = -b; F[0 * 7 + 6] = da * vx - db * vy
+    F[1 * 7 + 3] = b;  F[1 * 7 + 4] = a;  F[1 * 7 + 6] = db * vx + da * vy
+    F[2 * 7 + 5] = T
+    F[3 * 7 + 3] = c;  F[3 * 7 + 4] = -s; F[3 * 7 + 6] = -T * s * vx - T * c * vy
+    F[4 * 7 + 3] = s;  F[4 * 7 + 4] = c;  F[4 * 7 + 6] = T * c * vx - T * s * vy
+
+
+cdef inline void _ct_predict1(const double* xm, const double* pm, double dt,
+                              const double* q, const int* ct_i, const int* ct_l,
+                              double* xt, double* pt) noexcept nogil:
+    """Coordinated-turn EKF prediction of one mixed state (xm, pm) into (xt, pt).
+
+    F P Fᵀ over the 18 structural non-zeros of the CT Jacobian (ct_i, ct_l, row-major)
+    in mat_mul / mat_mul_bt's accumulation order: the products kalman.pyx's ct_predict
+    forms with its dense F, less the additions of 0·p (same values; only the sign of an
+    exact zero could differ)."""
+    cdef int i, j, l, k
+    cdef double F[49]
+    cdef double FP[49]
+    cdef double FPF[49]
+    cdef double v, s
+    _ct_f(xm, dt, xt, F)
+    for i in range(49):
+        FP[i] = 0.0
+        FPF[i] = 0.0
+    for k in range(CT_NNZ):
+        i = ct_i[k]; l = ct_l[k]; v = F[i * 7 + l]
+        for j in range(7):
+            FP[i * 7 + j] += v * pm[l * 7 + j]
+    for k in range(CT_NNZ):
+        j = ct_i[k]; l = ct_l[k]; v = F[j * 7 + l]
+        for i in range(7):
+            FPF[i * 7 + j] += FP[i * 7 + l] * v
+    for i in range(7):
+        for j in range(i, 7):
+            s = 0.5 * ((FPF[i * 7 + j] + q[i * 7 + j]) + (FPF[j * 7 + i] + q[j * 7 + i]))
+            pt[i * 7 + j] = s
+            pt[j * 7 + i] = s
+
+
+cdef inline void _lin_predict1(const double* xm, const double* pm, int d, int nnz,
+                               const int* nz_i, const int* nz_l, const double* nz_v,
+                               const double* q, double* xt, double* pt) noexcept nogil:
+    """x ← F x, P ← sym(F P Fᵀ + Q) of one mixed state (xm, pm) into (xt, pt), F by its
+    non-zeros (kalman.pyx's _kf_predict_rows for one row; called with a literal d)."""
+    cdef int i, j, l, k
+    cdef double xs[MAXD]
+    cdef double FP[MAXD * MAXD]
+    cdef double FPF[MAXD * MAXD]
+    cdef double s, v
+    for i in range(d):
+        xs[i] = 0.0
+    for i in range(d * d):
+        FP[i] = 0.0
+        FPF[i] = 0.0
+    for k in range(nnz):
+        i = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+        xs[i] += v * xm[l]
+        for j in range(d):
+            FP[i * d + j] += v * pm[l * d + j]
+    for i in range(d):
+        xt[i] = xs[i]
+    for k in range(nnz):
+        j = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+        for i in range(d):
+            FPF[i * d + j] += v * FP[i * d + l]
+    for i in range(d):
+        for j in range(i, d):
+            s = 0.5 * ((FPF[i * d + j] + q[i * d + j]) + (FPF[j * d + i] + q[j * d + i]))
+            pt[i * d + j] = s
+            pt[j * d + i] = s
+
+
+cdef inline void _mix_acc_blocks(const double* cx, const double* pi, int di,
+                                 const double* pj, int dj, int ns, const int* sh_a,
+                                 const int* sh_s, int no, const int* ow, const double* x0,
+                                 double wi, double* P0) noexcept nogil:
+    """_mix_acc of model i expressed in model j's space without forming P̃_i: the shared
+    block from P_i, the block of the components model i lacks from P_j, and 0 between
+    them (written 0.0 + …, the very sum _mix_acc forms, so the same bits)."""
+    cdef int p, q, a, b, sa
+    cdef double da
+    cdef double dv[MAXD]
+    for a in range(dj):
+        dv[a] = cx[a] - x0[a]
+    for p in range(ns):
+        a = sh_a[p]
+        sa = sh_s[p]
+        da = dv[a]
+        for q in range(ns):
+            b = sh_a[q]
+            P0[a * dj + b] += wi * (pi[sa * di + sh_s[q]] + da * dv[b])
+        for q in range(no):
+            b = ow[q]
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+    for p in range(no):
+        a = ow[p]
+        da = dv[a]
+        for q in range(ns):
+            b = sh_a[q]
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+        for q in range(no):
+            b = ow[q]
+            P0[a * dj + b] += wi * (pj[a * dj + b] + da * dv[b])
+
+
+cdef inline void _mix_acc(const double* cx, const double* cP, const double* x0, double wi,
+                          int dj, double* P0) noexcept nogil:
+    """P0 += wi [cP + (cx − x0)(cx − x0)ᵀ] (called with a literal dj)."""
+    cdef int a, b
+    cdef double da
+    cdef double dv[MAXD]
+    for a in range(dj):
+        dv[a] = cx[a] - x0[a]
+    for a in range(dj):
+        da = dv[a]
+        for b in range(dj):
+            P0[a * dj + b] += wi * (cP[a * dj + b] + da * dv[b])
+
+
+cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
+                           const long long[:, :, ::1] maps, const double[:, ::1] Pi,
+                           const double[:, ::1] mu, double[:, ::1] cbar,
+                           const long long[::1] kinds, const double* F, const double* Q,
+                           double dt) noexcept nogil:
+    cdef Py_ssize_t n = mu.shape[0], t
+    cdef int r = <int>dims.shape[0], i, j, a, b, dj, di, dd, l, k
+    cdef Py_ssize_t xoff[MAXR]
+    cdef Py_ssize_t poff[MAXR]
+    cdef int fo[MAXR]
+    cdef int nnz[MAXR]
+    cdef int nz_i[MAXR * MAXD * MAXD]
+    cdef int nz_l[MAXR * MAXD * MAXD]
+    cdef double nz_v[MAXR * MAXD * MAXD]
+    cdef bint ident[MAXR * MAXR]
+    cdef int ct_i[CT_NNZ]
+    cdef int ct_l[CT_NNZ]
+    cdef int ns[MAXR * MAXR]
+    cdef int no[MAXR * MAXR]
+    cdef int sh_a[MAXR * MAXR * MAXD]
+    cdef int sh_s[MAXR * MAXR * MAXD]
+    cdef int ow[MAXR * MAXR * MAXD]
+    cdef double w[MAXR]
+    cdef double c, wi
+    cdef double x0[MAXD]
+    cdef double cxs[MAXR * MAXD]
+    cdef double mx[MAXR * MAXD]
+    cdef double mP[MAXR * MAXD * MAXD]
+    cdef double* P0
+    cdef const double* xi
+    cdef const double* xj
+    cdef const double* pj
+    cdef const double* cx
+    cdef const double* cP
+    cdef double s
+    xoff[0] = 0
+    poff[0] = 0
+    fo[0] = 0
+    for j in range(1, r):
+        xoff[j] = xoff[j - 1] + n * dims[j - 1]
+        poff[j] = poff[j - 1] + n * dims[j - 1] * dims[j - 1]
+        fo[j] = fo[j - 1] + <int>(dims[j - 1] * dims[j - 1])
+    for i in range(r):
+        for j in range(r):
+            ident[i * MAXR + j] = dims[i] == dims[j]
+            for a in range(dims[j]):
+                if maps[i, j, a] != a:
+                    ident[i * MAXR + j] = False
+    for j in range(r):                           # the linear models' F by its non-zeros
+        dj = <int>dims[j]
+        nnz[j] = 0
+        if kinds[j] == 0:
+            for a in range(dj):
+                for l in range(dj):
+                    if F[fo[j] + a * dj + l] != 0.0:
+                        k = j * MAXD * MAXD + nnz[j]
+                        nz_i[k] = a
+                        nz_l[k] = l
+                        nz_v[k] = F[fo[j] + a * dj + l]
+                        nnz[j] += 1
+    k = 0                                        # the CT Jacobian's structural non-zeros
+    for a in range(7):
+        for l in range(7):
+            if (a == l and a != 3 and a != 4) or (a < 2 and (l == 3 or l == 4 or l == 6)) \
+                    or (a == 2 and l == 5) or ((a == 3 or a == 4) and l >= 3 and l != 5):
+                ct_i[k] = a
+                ct_l[k] = l
+                k += 1
+    for i in range(r):                           # compact index lists (see _mix_acc_blocks)
+        for j in range(r):
+            ns[i * MAXR + j] = 0
+            no[i * MAXR + j] = 0
+            for a in range(dims[j]):
+                k = (i * MAXR + j) * MAXD
+                if maps[i, j, a] >= 0:
+                    sh_a[k + ns[i * MAXR + j]] = a
+                    sh_s[k + ns[i * MAXR + j]] = <int>maps[i, j, a]
+                    ns[i * MAXR + j] += 1
+                else:
+                    ow[k + no[i * MAXR + j]] = a
+                    no[i * MAXR + j] += 1
+    for t in range(n):
+        for j in range(r):                       # c̄_j = Σ_i Π_ij μ_i
+            c = 0.0
+            for i in range(r):
+                c += mu[t, i] * Pi[i, j]
+            cbar[t, j] = c
+        for j in range(r):                       # mix every model into mx, mP (_imm_mix)
+            dj = <int>dims[j]
+            dd = dj * dj
+            xj = x + xoff[j] + t * dj
+            pj = P + poff[j] + t * dd
+            for i in range(r):
+                w[i] = Pi[i, j] * mu[t, i] / cbar[t, j]
+            for a in range(dj):
+                x0[a] = 0.0
+            for i in range(r):
+                di = <int>dims[i]
+                xi = x + xoff[i] + t * di
+                if ident[i * MAXR + j]:
+                    cx = xi
+                else:
+                    k = (i * MAXR + j) * MAXD
+                    cx = &cxs[i * MAXD]
+                    for a in range(ns[i * MAXR + j]):
+                        cxs[i * MAXD + sh_a[k + a]] = xi[sh_s[k + a]]
+                    for a in range(no[i * MAXR + j]):
+                        cxs[i * MAXD + ow[k + a]] = xj[ow[k + a]]
+                wi = w[i]
+                for a in range(dj):
+                    x0[a] += wi * cx[a]
+            P0 = &mP[j * MAXD * MAXD]
+            for a in range(dd):
+                P0[a] = 0.0
+            for i in range(r):
+                di = <int>dims[i]
+                if not ident[i * MAXR + j]:
+                    k = (i * MAXR + j) * MAXD
+                    _mix_acc_blocks(&cxs[i * MAXD], P + poff[i] + t * di * di, di, pj, dj,
+                                    ns[i * MAXR + j], &sh_a[k], &sh_s[k], no[i * MAXR + j],
+                                    &ow[k], x0, w[i], P0)
+                    continue
+                cx = x + xoff[i] + t * di
+                cP = P + poff[i] + t * di * di
+                if dj == 6:
+                    _mix_acc(cx, cP, x0, w[i], 6, P0)
+                elif dj == 7:
+                    _mix_acc(cx, cP, x0, w[i], 7, P0)
+                elif dj == 9:
+                    _mix_acc(cx, cP, x0, w[i], 9, P0)
+                else:
+                    _mix_acc(cx, cP, x0, w[i], dj, P0)
+            for a in range(dj):
+                mx[j * MAXD + a] = x0[a]
+            for a in range(dj):                  # sym, in place (each pair read once)
+                for b in range(a, dj):
+                    s = 0.5 * (P0[a * dj + b] + P0[b * dj + a])
+                    P0[a * dj + b] = s
+                    P0[b * dj + a] = s
+        for j in range(r):                       # predict each mixed model, write back
+            dj = <int>dims[j]
+            if kinds[j] == 1:
+                _ct_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], dt, Q + fo[j], ct_i, ct_l,
+                             x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif dj == 6:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 6, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif dj == 9:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 9, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            else:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], dj, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+
+
+def imm_mix_predict(double[::1] x, double[::1] P, const long long[::1] dims,
+                    const long long[:, :, ::1] maps, const double[:, ::1] Pi,
+                    const double[:, ::1] mu, double[:, ::1] cbar,
+                    const long long[::1] kinds, const double[::1] F,
+                    const double[::1] Q, double dt):
+    """IMM interaction and model-matched prediction of every track, in place: packed model
+    states x, P (see the module doc), dims (r,), maps (r, r, MAXD), Π (r, r), μ (n, r);
+    kinds (r,): 0 linear (F, Q), 1 coordinated turn (EKF over dt with Q); F, Q packed per
+    model (model j's d_j × d_j at Σ_{i<j} d_i²; F unused for CT) → c̄ (n, r)."""
+    if x.shape[0] == 0 or mu.shape[0] == 0:
+        return
+    with nogil:
+        _imm_mix_predict(&x[0], &P[0], dims, maps, Pi, mu, cbar, kinds, &F[0], &Q[0], dt)

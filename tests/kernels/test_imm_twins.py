@@ -129,3 +129,69 @@ def test_packed_views_survive_copies(rng):
     np.testing.assert_allclose(x[:, :6], sum(imm.mu[:, j, None] * imm.xs[j][:, :6]
                                              for j in (0, 2)))
     assert imm.xs[1].base is imm._buf[0]
+
+
+def _predict_inputs(imm, dt):
+    F, Q = imm._predict_matrices(dt)
+    return imm._kinds, F, Q
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("bank", list(BANKS))
+def test_imm_mix_predict(rng, n, bank):
+    """The fused kernel equals its twin (imm_mix, then each model's reference prediction)
+    and, bit for bit, the compiled imm_mix followed by the compiled kf_predict/ct_predict
+    (the path it replaces), CT turn rates on both sides of the series branch."""
+    from xband._ext import kalman as c_kalman
+
+    imm = _bank(rng, BANKS[bank], n)
+    for j, m in enumerate(imm.models):
+        if m.kind == "ct" and n:
+            om = rng.normal(size=n) * 0.3
+            om[::3] = rng.normal(size=om[::3].size) * 1e-6      # |ωT| < 1e-4: series
+            imm.xs[j][:, 6] = om
+    xbuf, Pbuf = imm._packed()
+    r, dt = len(imm.models), 0.7
+    kinds, F, Q = _predict_inputs(imm, dt)
+    outs = []
+    for mod in (c_imm, r_imm):
+        x, P, cb = xbuf.copy(), Pbuf.copy(), np.full((n, r), np.nan)
+        mod.imm_mix_predict(x, P, imm._dims, imm._mix_maps, imm.Pi, imm.mu, cb, kinds, F, Q,
+                            dt)
+        outs.append((x, P, cb))
+    (xa, Pa, ca), (xb, Pb, cb) = outs
+    np.testing.assert_allclose(xa, xb, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(Pa, Pb, rtol=1e-11, atol=1e-8)
+    np.testing.assert_allclose(ca, cb, rtol=1e-13)
+    # the unfused compiled path
+    xo, Po, c2 = np.empty_like(xbuf), np.empty_like(Pbuf), np.empty((n, r))
+    c_imm.imm_mix(xbuf, Pbuf, imm._dims, imm._mix_maps, imm.Pi, imm.mu, xo, Po, c2)
+    imm._unpack(xo, Po, n)
+    for j, m in enumerate(imm.models):
+        lin = m.linear(dt)
+        if n and lin is None:
+            c_kalman.ct_predict(imm.xs[j], imm.Ps[j], dt, _ct_q(imm, j, dt))
+        elif n:
+            c_kalman.kf_predict(imm.xs[j], imm.Ps[j], lin[0], lin[1])
+    np.testing.assert_array_equal(xa, xo)
+    np.testing.assert_array_equal(Pa, Po)
+    np.testing.assert_array_equal(ca, c2)
+
+
+def _ct_q(imm, j, dt):
+    from xband.track.models import ct_noise
+
+    m = imm.models[j]
+    return ct_noise(dt, m.q, m.q_omega)
+
+
+def test_imm_predict_inputs(rng):
+    """Bad input is named: too many models for the kernels' buffers, a non-finite dt."""
+    from xband.errors import ConfigError, InputError
+    from xband.track.imm import MAX_MODELS
+
+    with pytest.raises(ConfigError, match="at most"):
+        IMM([ModelSpec("cv")] * (MAX_MODELS + 1), np.eye(MAX_MODELS + 1))
+    imm = _bank(rng, BANKS["cv/ca/ct"], 3)
+    with pytest.raises(InputError, match="dt"):
+        imm.predict(float("nan"))

@@ -18,10 +18,16 @@ Index maps:
 imm_mix, per track, c̄_j = Σ_i Π_ij μ_i, μ_{i|j} = Π_ij μ_i / c̄_j,
     x0_j = Σ_i μ_{i|j} x̃_i,   P0_j = sym(Σ_i μ_{i|j} [P̃_i + (x̃_i − x0_j)(x̃_i − x0_j)ᵀ])
 with x̃_i, P̃_i model i expressed in model j's space through ``maps``.
+imm_mix_predict: imm_mix, then each model's prediction over dt (linear: x ← F x,
+P ← sym(F P Fᵀ + Q); coordinated turn: the EKF prediction of xband.reference.kalman), in
+place, with F, Q packed per model (model j's d_j × d_j at Σ_{i<j} d_i²) and kinds[j] 0
+(linear) or 1 (coordinated turn, F unused).
 imm_combine: x = Σ_j μ_j x̂_j,  P = sym(Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]) in the union
 space through ``pos``.
 """
 import numpy as np
+
+from . import kalman as _kalman
 
 
 def _views(x, P, dims, n):
@@ -66,6 +72,27 @@ def imm_mix(x, P, dims, maps, Pi, mu, x_out, P_out, cbar):
             P0 += w[:, i, None, None] * (conv[i][1] + d[:, :, None] * d[:, None, :])
         xos[j][:] = x0
         Pos[j][:] = 0.5 * (P0 + np.swapaxes(P0, 1, 2))
+
+
+def imm_mix_predict(x, P, dims, maps, Pi, mu, cbar, kinds, F, Q, dt):
+    """imm_mix, then every model's prediction over dt, in place on x, P; c̄ (n, r)."""
+    n = mu.shape[0]
+    if n == 0 or x.shape[0] == 0:
+        return
+    xo, Po = np.empty_like(x), np.empty_like(P)
+    imm_mix(x, P, dims, maps, Pi, mu, xo, Po, cbar)
+    xs, Ps = _views(xo, Po, dims, n)
+    fo = 0
+    for j, d in enumerate(int(v) for v in dims):
+        Fj = np.asarray(F[fo:fo + d * d]).reshape(d, d)
+        Qj = np.asarray(Q[fo:fo + d * d]).reshape(d, d)
+        if int(kinds[j]) == 1:
+            _kalman.ct_predict(xs[j], Ps[j], float(dt), Qj)
+        else:
+            _kalman.kf_predict(xs[j], Ps[j], Fj, Qj)
+        fo += d * d
+    x[:] = xo
+    P[:] = Po
 
 
 def imm_combine(x, P, dims, pos, mu, x_out, P_out):

@@ -24,9 +24,10 @@ step). The **output** is in the union space of the models' components, in the or
 x y z vx vy vz [ax ay az] [ω]; there a model without a component contributes the value 0
 with zero variance, which is what CV (a = 0, ω = 0) and CT (a = ω × v, not a state) mean.
 
-Mixing (1.) and output (4.) run in one batched kernel call each (``imm_mix``,
-``imm_combine``: ext/imm.pyx, twin xband.reference.imm) over the models' states packed in
-one buffer; ``xs[j]``/``Ps[j]`` are views into it (re-packed after add, keep or JPDA).
+Mixing (1.) with the model-matched prediction (2.), and the output (4.), run in one
+batched kernel call each (``imm_mix_predict``, ``imm_combine``: ext/imm.pyx, twin
+xband.reference.imm) over the models' states packed in one buffer, mixed and predicted in
+place; ``xs[j]``/``Ps[j]`` are views into it (re-packed after add, keep or JPDA).
 """
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ import numpy as np
 
 from .. import _kernels
 from ..errors import ConfigError, InputError
-from . import filters
-from .models import ModelSpec
+from . import converted, filters
+from .models import ModelSpec, ct_noise
+
+#: Most models an IMM bank takes (the kernels' stack buffers, ext/imm.pyx MAXR).
+MAX_MODELS = 8
 
 #: Initial σ of the components a new track cannot observe: acceleration (m/s²), ω (rad/s).
 INIT_SIGMA_ACCEL = 30.0
@@ -47,8 +51,14 @@ INIT_SIGMA_OMEGA = 0.1
 class _Bank:
     """Shared state handling: per-model arrays xs[j] (n, d_j), Ps[j] (n, d_j, d_j)."""
 
-    #: spherical update: "ekf" or "ukf" (see track.filters.update_spherical)
+    #: spherical update: "ekf" or "ukf" (see track.filters.update_spherical), or "cmkf"
+    #: (the converted-measurement filter, track.converted.update_spherical)
     method = "ekf"
+
+    def _sph_update(self, x, P, idx, z, R):
+        if self.method == "cmkf":
+            return converted.update_spherical(x, P, idx, z, R)
+        return filters.update_spherical(x, P, idx, z, R, method=self.method)
 
     def __init__(self, models: Sequence[ModelSpec]):
         self.models = list(models)
@@ -100,8 +110,7 @@ class _Bank:
         """Update every model's rows idx; returns loglik (r, k) and status (r, k)."""
         lls, sts = [], []
         for j in range(len(self.models)):
-            _, ll, st = filters.update_spherical(self.xs[j], self.Ps[j], idx, z, R,
-                                                 method=self.method)
+            _, ll, st = self._sph_update(self.xs[j], self.Ps[j], idx, z, R)
             lls.append(ll)
             sts.append(st)
         return np.array(lls).reshape(len(self.models), -1), np.array(sts).reshape(len(self.models), -1)
@@ -131,13 +140,16 @@ class _Bank:
         update of Fortmann et al. (1983) and reduces to its closed form when every
         detection has the same R; it stays exact for per-detection covariances.
         Returns per model (loglik (p,), ok (p,)) of the pair updates."""
-        tracks = np.unique(trk)
+        trk = np.asarray(trk, np.int64)
+        if trk.size < 2 or bool((trk[1:] >= trk[:-1]).all()):   # sorted (np.nonzero order)
+            tracks = trk[np.r_[True, trk[1:] != trk[:-1]]] if trk.size else trk
+        else:
+            tracks = np.unique(trk)
         out = []
         for j in range(len(self.models)):
             xh = np.ascontiguousarray(self.xs[j][trk])
             Ph = np.ascontiguousarray(self.Ps[j][trk])
-            _, ll, st = filters.update_spherical(xh, Ph, np.arange(len(trk)), z[det], R[det],
-                                                 method=self.method)
+            _, ll, st = self._sph_update(xh, Ph, np.arange(len(trk)), z[det], R[det])
             ok = st == filters.UPDATED
             w = np.where(ok, beta, 0.0)
             n = self.n
@@ -209,6 +221,8 @@ class IMM(_Bank):
     def __init__(self, models: Sequence[ModelSpec], transition, mu0=None):
         super().__init__(models)
         r = len(self.models)
+        if r > MAX_MODELS:
+            raise ConfigError(f"IMM: at most {MAX_MODELS} motion models, got {r}")
         Pi = np.asarray(transition, np.float64)
         if Pi.shape != (r, r) or np.any(Pi < 0) or not np.allclose(Pi.sum(1), 1.0, atol=1e-12):
             raise ConfigError(f"IMM transition matrix: expected ({r}, {r}) with non-negative "
@@ -239,6 +253,30 @@ class IMM(_Bank):
         for j, p in enumerate(self.out_pos):
             self._pos[j, :p.size] = p
         self._buf = None
+        self._kinds = np.array([1 if m.linear(1.0) is None else 0 for m in self.models],
+                               np.int64)
+        self._pmats = {}
+
+    def _predict_matrices(self, dt: float):
+        """Every model's F and Q over dt packed as imm_mix_predict takes them (model j's
+        d_j × d_j at Σ_{i<j} d_i²; CT: F unused, Q = ct_noise), cached per dt."""
+        got = self._pmats.get(dt)
+        if got is None:
+            Fs, Qs = [], []
+            for m in self.models:
+                lin = m.linear(dt)
+                if lin is None:
+                    Fs.append(np.zeros(m.dim * m.dim))
+                    Qs.append(ct_noise(dt, m.q, m.q_omega).ravel())
+                else:
+                    Fs.append(lin[0].ravel())
+                    Qs.append(lin[1].ravel())
+            got = (np.ascontiguousarray(np.concatenate(Fs)),
+                   np.ascontiguousarray(np.concatenate(Qs)))
+            if len(self._pmats) > 16:
+                self._pmats.clear()
+            self._pmats[dt] = got
+        return got
 
     def _unpack(self, xbuf, Pbuf, n):
         """Per-model views (n, d_j), (n, d_j, d_j) of packed buffers (model-major)."""
@@ -279,21 +317,24 @@ class IMM(_Bank):
         self.cbar = self.cbar[mask]
 
     def _predict(self, dt: float) -> None:
-        """Mix (interaction, one batched kernel call: xband.reference.imm.imm_mix), then
-        predict every model over dt."""
+        """Mix (interaction) and predict every model over dt, in place, in one pass over
+        the packed bank (one batched kernel call: xband.reference.imm.imm_mix_predict —
+        the arithmetic of imm_mix followed by each model's kf_predict / ct_predict, same
+        bits)."""
         if not self.n:
             return
         n, r = self.n, len(self.models)
+        dt = float(dt)
+        if not np.isfinite(dt):
+            raise InputError(f"dt: expected a finite time step, got {dt}")
         xbuf, Pbuf = self._packed()
-        xo, Po = np.empty_like(xbuf), np.empty_like(Pbuf)
+        F, Q = self._predict_matrices(dt)
         cbar = np.empty((n, r))
-        _kernels.get("imm").imm_mix(xbuf, Pbuf, self._dims, self._mix_maps, self.Pi,
-                                    np.ascontiguousarray(self.mu, np.float64), xo, Po, cbar)
-        self._unpack(xo, Po, n)
+        _kernels.get("imm").imm_mix_predict(xbuf, Pbuf, self._dims, self._mix_maps, self.Pi,
+                                            np.ascontiguousarray(self.mu, np.float64), cbar,
+                                            self._kinds, F, Q, dt)
         self.cbar = cbar
         self.mu = cbar.copy()              # the mode probabilities until a measurement
-        for j, m in enumerate(self.models):
-            m.predict(self.xs[j], self.Ps[j], dt)
 
     def _mode_update(self, idx, ll, st):
         ok = np.all(st == filters.UPDATED, axis=0)
