@@ -8,6 +8,16 @@ one line naming the file, the table and the key, e.g.::
     scenario.toml: [guidance] nav_ration: unknown key (expected one of: law, nav_ratio, on)
 
 Units are SI (m, s, rad, m/s, m/s², Hz); names carry the unit as a suffix.
+
+The optional ``[site]`` table places the radar on the Earth: ``lat_deg``, ``lon_deg``
+(geodetic WGS-84 latitude and longitude, degrees; both required when the table is given) and
+``h_m`` (height of the radar frame's origin above the WGS-84 **ellipsoid**, m — not above
+mean sea level; default 0). The simulation itself stays in the flat local ENU frame of
+docs/conventions.md; the site is what ``xband export --to asterix`` uses as its WGS-84
+origin (I062/105, zero of heights) when no ``--site`` is given, and is kept in every run
+recording with the rest of the scenario text. ``[[targets]] trajectory`` files stay truth
+CSV in that ENU frame: convert ADS-B state vectors with ``xband import adsb --site`` (the
+same LAT,LON,H as ``[site]``).
 """
 from __future__ import annotations
 
@@ -139,8 +149,9 @@ class Tracker:
     p_detection: float = _f(0.9, 0.0, 1.0, lo_open=True, doc="P_D the JPDA assumes")
     clutter_density: float = _f(1e-8, 0.0, 1e6, lo_open=True,
                                 doc="JPDA clutter density λ per m·rad²·(m/s)")
-    update: str = _f("ekf", kind=str, choices=("ekf", "ukf"),
-                     doc="spherical measurement update: extended or unscented")
+    update: str = _f("ekf", kind=str, choices=("ekf", "ukf", "cmkf"),
+                     doc="spherical measurement update: extended, unscented or "
+                         "converted-measurement (track.converted)")
     imm_models: list = _f(["cv", "ca", "ct"], kind=STRLIST, choices=("cv", "ca", "ct", "singer"),
                           doc="motion models of the IMM")
     imm_stay_probability: float = _f(0.95, 0.0, 1.0, lo_open=True,
@@ -152,6 +163,26 @@ class Tracker:
     singer_sigma_mps2: float = _f(30.0, 0.0, 1e4, lo_open=True)
     singer_tau_s: float = _f(5.0, 0.0, 1e4, lo_open=True)
 
+
+@dataclass(frozen=True)
+class SiteInfo:
+    lat_deg: float = _f(math.nan, -90.0, 90.0,
+                        doc="geodetic WGS-84 latitude of the radar (degrees; required)")
+    lon_deg: float = _f(math.nan, -180.0, 360.0,
+                        doc="geodetic WGS-84 longitude of the radar (degrees, east; required)")
+    h_m: float = _f(0.0, -12000.0, 1.0e6,
+                    doc="height of the radar above the WGS-84 ellipsoid (m; not above mean "
+                        "sea level)")
+
+    def to_site(self):
+        """The :class:`xband.io.geodetic.Site` of this table."""
+        from .io.geodetic import Site
+
+        return Site(self.lat_deg, self.lon_deg, self.h_m)
+
+
+#: Keys a ``[site]`` table must give (the others have defaults).
+_SITE_REQUIRED = ("lat_deg", "lon_deg")
 
 _SECTIONS = {
     "scenario": ScenarioInfo, "rates": Rates, "radar": Radar, "interceptor": Interceptor,
@@ -170,6 +201,7 @@ class Scenario:
     interceptor: Interceptor = field(default_factory=Interceptor)
     guidance: Guidance = field(default_factory=Guidance)
     tracker: Tracker = field(default_factory=Tracker)
+    site: SiteInfo | None = None      #: the optional [site] table (None: not given)
     source: str = "<default>"
     text: str = ""
 
@@ -179,6 +211,8 @@ class Scenario:
             sec = getattr(self, name)
             out[name] = {f.name: getattr(sec, f.name) for f in fields(sec)}
         out["targets"] = [{f.name: getattr(t, f.name) for f in fields(t)} for t in self.targets]
+        if self.site is not None:
+            out["site"] = {f.name: getattr(self.site, f.name) for f in fields(self.site)}
         return out
 
 
@@ -282,13 +316,35 @@ def _resolve_trajectory(t: "Target", source: str) -> "Target":
     return replace(t, trajectory=str(base / t.trajectory))
 
 
+def _build_site(table: Any, src: str) -> SiteInfo:
+    site = _build(SiteInfo, table, src, "[site]")
+    for key in _SITE_REQUIRED:
+        if key not in table:
+            raise ConfigError(f"{src}: [site] {key}: required when [site] is given "
+                              f"(expected {', '.join(_SITE_REQUIRED)}, optionally h_m)")
+    return site
+
+
+def site_from_toml(text: str, source: str = "<string>"):
+    """The :class:`xband.io.geodetic.Site` of scenario TOML ``text``'s ``[site]`` table,
+    or None without one. Only that table is read and validated (so the scenario of an older
+    recording still gives its site); errors name ``source``, ``[site]`` and the key."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    if "site" not in doc:
+        return None
+    return _build_site(doc["site"], source).to_site()
+
+
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario TOML ``text``; ``source`` names it in errors."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-    allowed = list(_SECTIONS) + ["targets"]
+    allowed = list(_SECTIONS) + ["targets", "site"]
     for key in doc:
         if key not in allowed:
             raise ConfigError(f"{source}: [{key}]: unknown table (expected one of: "
@@ -301,6 +357,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     kw["targets"] = tuple(_resolve_trajectory(_build(Target, t, source, f"[[targets]] #{i}"),
                                               source)
                           for i, t in enumerate(targets))
+    if "site" in doc:
+        kw["site"] = _build_site(doc["site"], source)
     sc = Scenario(**kw, source=source, text=text)
     _cross_checks(sc, source)
     return sc
@@ -330,8 +388,10 @@ def default_scenario() -> Scenario:
 def describe() -> str:
     """Every table and key with type, range and documentation (for --help-scenario)."""
     lines = []
-    for name, cls in list(_SECTIONS.items()) + [("[targets]", Target)]:
-        lines.append(f"[{name}]")
+    for name, cls in list(_SECTIONS.items()) + [("[targets]", Target), ("site", SiteInfo)]:
+        lines.append(f"[{name}]" + ("  (optional: the radar's WGS-84 position; "
+                                    "lat_deg and lon_deg required when given)"
+                                    if cls is SiteInfo else ""))
         for f in fields(cls):
             m = f.metadata
             default = f.default if f.default is not MISSING else f.default_factory()
@@ -341,5 +401,7 @@ def describe() -> str:
             elif m.get("lo") is not None or m.get("hi") is not None:
                 rng = f" in {'(' if m['lo_open'] else '['}{m['lo']}, {m['hi']}]"
             kind = m["kind"] if isinstance(m["kind"], str) else m["kind"].__name__
-            lines.append(f"  {f.name} = {default!r}  ({kind}{rng}) {m.get('doc', '')}".rstrip())
+            shown = "(required)" if cls is SiteInfo and f.name in _SITE_REQUIRED else \
+                repr(default)
+            lines.append(f"  {f.name} = {shown}  ({kind}{rng}) {m.get('doc', '')}".rstrip())
     return "\n".join(lines)

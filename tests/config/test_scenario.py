@@ -89,3 +89,54 @@ def test_describe_lists_the_plant_keys():
     for key in ("lag_order = 1", "gravity = False  (bool)", "maneuver = 'step'",
                 "maneuver_period_s = 4.0", "maneuver_phase_rad = 0.0"):
         assert key in text, key
+
+
+def test_site_table_is_optional_and_validated():
+    from xband.config import site_from_toml
+
+    assert parse_scenario("").site is None and site_from_toml("") is None
+    sc = parse_scenario("[site]\nlat_deg = 52.1\nlon_deg = -0.5\nh_m = 80\n")
+    assert (sc.site.lat_deg, sc.site.lon_deg, sc.site.h_m) == (52.1, -0.5, 80.0)
+    assert sc.to_dict()["site"] == {"lat_deg": 52.1, "lon_deg": -0.5, "h_m": 80.0}
+    assert parse_scenario("[site]\nlat_deg = 1\nlon_deg = 2\n").site.h_m == 0.0
+    s = sc.site.to_site()
+    assert (s.lat_deg, s.lon_deg, s.h_m) == (52.1, -0.5, 80.0)
+    assert site_from_toml(sc.text) == s
+    # only [site] is read: a recorded scenario with keys this version no longer knows
+    assert site_from_toml("[guidance]\nold_key = 1\n" + sc.text) == s
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[site]\nlon_deg = 2.0", ["[site] lat_deg", "required"]),
+    ("[site]\nlat_deg = 2.0\nh_m = 3.0", ["[site] lon_deg", "required"]),
+    ("[site]\nlat_deg = 90.5\nlon_deg = 0.0", ["[site] lat_deg", "<= 90.0"]),
+    ("[site]\nlat_deg = -91.0\nlon_deg = 0.0", ["[site] lat_deg", ">= -90.0"]),
+    ("[site]\nlat_deg = 0.0\nlon_deg = 400.0", ["[site] lon_deg", "<= 360.0"]),
+    ("[site]\nlat_deg = 0.0\nlon_deg = 1.0\nh_m = -2e4", ["[site] h_m", ">= -12000.0"]),
+    ("[site]\nlat_deg = \"52N\"\nlon_deg = 0.0", ["[site] lat_deg", "expected a number"]),
+    ("[site]\nlat_deg = nan\nlon_deg = 0.0", ["[site] lat_deg", "finite"]),
+    ("[site]\nlat_deg = 0.0\nlon_deg = 0.0\nalt_m = 3.0",
+     ["[site] alt_m", "unknown key", "lat_deg, lon_deg, h_m"]),
+    ("site = [1.0, 2.0]", ["[site]", "must be a table"]),
+])
+def test_bad_site_names_file_table_and_key(text, words):
+    from xband.config import site_from_toml
+
+    for parse in (parse_scenario, site_from_toml):
+        with pytest.raises(ConfigError) as info:
+            parse(text, "bad.toml")
+        msg = str(info.value)
+        assert msg.startswith("bad.toml: ") and "\n" not in msg
+        for w in words:
+            assert w in msg, (w, msg)
+
+
+def test_describe_lists_the_site_keys():
+    from xband.config import describe
+
+    text = describe()
+    assert "[site]  (optional" in text
+    for key in ("lat_deg = (required)  (float in [-90.0, 90.0])",
+                "lon_deg = (required)  (float in [-180.0, 360.0])",
+                "h_m = 0.0  (float in [-12000.0, 1000000.0])", "WGS-84 ellipsoid"):
+        assert key in text, key

@@ -483,3 +483,97 @@ def test_other_source_tracks_are_counted(exported, tmp_path, capsys):
                  str(tmp_path / "t.csv"), "--sic", "9"]) == 0
     assert f"0 CAT062 rows → {tmp_path / 't.csv'} (other_source: {n62} skipped)" in \
         capsys.readouterr().out
+
+
+# ------------------------------------------------ the scenario's [site] as the default origin
+SITED = "[site]\nlat_deg = -33.9\nlon_deg = 151.2\nh_m = 40.0\n"
+
+
+@pytest.fixture(scope="module")
+def sited_recording(tmp_path_factory):
+    """A short run whose scenario places the radar with a [site] table."""
+    d = tmp_path_factory.mktemp("sitedrec")
+    (d / "sited.toml").write_text('[scenario]\nduration_s = 3.0\n[radar]\nmodel = "truth"\n'
+                                  + SITED)
+    p = _run("run", "sited.toml", "--no-plot", "--record", "sited.xrec", "--json", cwd=d)
+    assert p.returncode == 0, p.stderr
+    return d / "sited.xrec"
+
+
+def _export_json(argv, capsys):
+    assert main(argv + ["--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _i062(path):
+    """(track number, tod, lat °, lon °, alt ft) of every CAT062 record, by libasterix."""
+    out = []
+    for db in RawDatablock.parse(Bits.from_bytes(path.read_bytes())):
+        if db.get_category() != 62:
+            continue
+        for r in Cat_062_1_21.cv_uap.parse(db.get_raw_records()):
+            i105 = r.get_item("105")
+            out.append((r.get_item("040").variation.content.as_uint(),
+                        None if i105 is None else
+                        i105.variation.get_item("LAT").variation.content.as_quantity("°"),
+                        None if i105 is None else
+                        i105.variation.get_item("LON").variation.content.as_quantity("°"),
+                        r.get_item("130").variation.content.as_quantity("ft")))
+    return out
+
+
+def test_export_defaults_its_origin_to_the_recorded_scenario_site(sited_recording, tmp_path,
+                                                                   capsys):
+    """No --site: I062/105 is written from the recorded [site], equal (to the item's LSB) to
+    Site.from_enu_deg of the recorded tracks, and heights are above the site's h_m."""
+    rec = read_recording(sited_recording)
+    out = tmp_path / "sited.ast"
+    doc = _export_json(["export", str(sited_recording), "--to", "asterix", str(out)], capsys)
+    assert doc["wgs84"] and doc["site"] == {"lat_deg": -33.9, "lon_deg": 151.2, "h_m": 40.0,
+                                            "from": "scenario [site]"}
+    conf = [tr.take(np.flatnonzero(tr.confirmed)) for tr in rec.tracks()]
+    x = np.concatenate([c.x for c in conf if len(c)])
+    ids = np.concatenate([c.id for c in conf if len(c)])
+    lat, lon, _ = Site(-33.9, 151.2, 40.0).from_enu_deg(x[:, 0], x[:, 1], x[:, 2])
+    got = _i062(out)
+    assert len(got) == len(x) > 10
+    for k, (tn, la, lo, alt_ft) in enumerate(got):
+        assert tn == ids[k]
+        assert abs(la - lat[k]) <= 90.0 / 2 ** 25 + 1e-12
+        assert abs(lo - lon[k]) <= 90.0 / 2 ** 25 + 1e-12
+        assert abs(alt_ft * FT - (40.0 + x[k, 2])) <= 6.25 * FT / 2 + 1e-9
+    # southern/eastern hemisphere, a few km from the site: the signs and sizes are right
+    assert np.all((lat < -33.7) & (lat > -34.1) & (lon > 151.0) & (lon < 151.4))
+
+    # --site overrides the recorded site
+    over = tmp_path / "over.ast"
+    doc = _export_json(["export", str(sited_recording), "--to", "asterix", str(over),
+                        "--site", SITE], capsys)
+    assert doc["site"]["from"] == "--site" and doc["site"]["lat_deg"] == 52.1
+    lat2, _, _ = Site.parse(SITE).from_enu_deg(x[:, 0], x[:, 1], x[:, 2])
+    assert np.allclose([g[1] for g in _i062(over)], lat2, rtol=0, atol=90.0 / 2 ** 25)
+    main(["export", str(sited_recording), "--to", "asterix", str(over)])
+    assert "(scenario [site])" in capsys.readouterr().out
+
+
+def test_export_without_any_site_writes_no_wgs84(recording, tmp_path, capsys):
+    out = tmp_path / "plain.ast"
+    doc = _export_json(["export", str(recording), "--to", "asterix", str(out)], capsys)
+    assert not doc["wgs84"] and doc["site"] is None
+    got = _i062(out)
+    assert got and all(g[1] is None for g in got)
+    main(["export", str(recording), "--to", "asterix", str(out)])
+    assert "not written (no --site, no scenario [site])" in capsys.readouterr().out
+
+
+def test_bad_recorded_site_is_named(tmp_path, capsys):
+    """A recording whose scenario's [site] is invalid: the error names the file, [site] and
+    the key (the header is written by hand: `xband run` refuses such a scenario)."""
+    from xband.io.recording import RecordingWriter
+
+    rec = tmp_path / "bad.xrec"
+    with RecordingWriter(rec, {"scenario_toml": "[site]\nlat_deg = 91.0\nlon_deg = 0.0\n"}):
+        pass
+    assert main(["export", str(rec), "--to", "asterix", str(tmp_path / "x.ast")]) == 2
+    err = capsys.readouterr().err
+    assert f"{rec} header scenario: [site] lat_deg: must be <= 90.0" in err, err

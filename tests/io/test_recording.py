@@ -433,3 +433,95 @@ def test_payload_encoders_equal_the_structured_layout(rng, n, max_payload):
                 M.encode_tracks(tr, max_payload)
         else:
             assert M.encode_tracks(tr, max_payload) == want
+
+
+# ---------------------------------------------------------------- the one-call fast path
+class _Duck:
+    """A record with the fields of a types.* batch, its arrays of the right dtypes but not
+    C-contiguous (strided views, Fortran order): the message kernels refuse them and the
+    writer's general path takes them."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _strided(a):
+    """The same values as ``a``, as a non-contiguous view."""
+    b = np.repeat(a, 2, axis=0)[::2]
+    assert not b.flags.c_contiguous or b.size <= 1
+    return b
+
+
+def test_fast_path_and_general_path_write_the_same_bytes(tmp_path, rng):
+    """The run loop's messages go through one kernel call each; records the kernels refuse
+    (non-contiguous arrays; a big batch needing several frames) go through the general
+    path: both give the bytes encode_message gives for the same values, in one file, in
+    order."""
+    c, s = _cmds(rng, 2, 0.1), _state(rng, 3, 0.1)
+    d, tr = _dets(rng, 2, 0.1), _tracks(rng, 3, 0.1)
+    big = _tracks(rng, 30, 0.1)                       # 30 IMM tracks: 4 frames of ≤ 8
+    odd = [(c, _Duck(a_cmd=np.asfortranarray(c.a_cmd), t_go=_strided(c.t_go),
+                     saturated=_strided(c.saturated))),
+           (s, _Duck(body_id=_strided(s.body_id), pos=np.asfortranarray(s.pos), vel=s.vel,
+                     acc=s.acc)),
+           (d, _Duck(range=d.range, az=_strided(d.az), el=d.el, range_rate=d.range_rate,
+                     snr=d.snr, R=np.asfortranarray(d.R))),
+           (big, big)]
+    kinds = ["command", "state", "detections", "tracks"]
+    msgs = list(zip(kinds, [c, s, d, tr], [c, s, d, tr])) + \
+        [(k, same, rec) for k, (same, rec) in zip(kinds, odd)]
+    enc = Encoder()
+    path = tmp_path / "mixed.xrec"
+    w = RecordingWriter(path, {})
+    want = encode_message(enc, "meta", w.header, 0.0)
+    for k, (kind, same, rec) in enumerate(msgs):
+        getattr(w, {"command": "write_commands", "state": "write_state",
+                    "detections": "write_detections", "tracks": "write_tracks"}[kind])(
+            rec, 0.1 * k)
+        want += encode_message(enc, kind, same, 0.1 * k)
+    assert w.buffered_frames == 11 and w.frames == 12          # + the header
+    w.close()
+    data = path.read_bytes()
+    assert data.startswith(want) and data[len(want):].count(b"\x00") == 1
+    got = read_recording(path).messages
+    assert [m.kind for m in got] == kinds * 2
+    fields = {"command": ("a_cmd", "t_go", "saturated"),
+              "state": ("body_id", "pos", "vel", "acc"),
+              "detections": ("range", "az", "el", "range_rate", "snr", "R"),
+              "tracks": ("id", "confirmed", "x", "P", "mode_probs")}
+    for m, (kind, same, _) in zip(got, msgs):
+        for f in fields[kind]:
+            np.testing.assert_array_equal(getattr(m.record, f), getattr(same, f))
+
+
+def test_a_record_changed_after_the_call_is_recorded_as_it_was(tmp_path, rng):
+    """Messages are encoded when written (the run loop reuses its arrays)."""
+    c, s = _cmds(rng, 1, 0.1), _state(rng, 2, 0.1)
+    d, tr = _dets(rng, 1, 0.1), _tracks(rng, 2, 0.1)
+    keep = [x.copy() for x in (c.a_cmd, s.pos, d.range, tr.x)]
+    path = tmp_path / "m.xrec"
+    with RecordingWriter(path, {}) as w:
+        w.write_commands(c, 0.1)
+        w.write_state(s, 0.1)
+        w.write_detections(d, 0.1)
+        w.write_tracks(tr, 0.1)
+        for a in (c.a_cmd, s.pos, d.range, tr.x):
+            a[...] = -1.0
+    got = [m.record for m in read_recording(path).messages]
+    for rec, name, want in zip(got, ("a_cmd", "pos", "range", "x"), keep):
+        np.testing.assert_array_equal(getattr(rec, name), want)
+
+
+def test_bad_time_or_body_id_named_on_the_fast_path_too(tmp_path, rng):
+    w = RecordingWriter(tmp_path / "e.xrec", {})
+    with pytest.raises(ProtocolError, match="not representable as int64 ns"):
+        w.write_commands(_cmds(rng, 1, 0.0), float("nan"))
+    s = _state(rng, 2, 0.0)
+    s.body_id[1] = 2**32
+    with pytest.raises(ProtocolError, match="body_id"):
+        w.write_state(s, 0.0)
+    assert w.buffered_frames == 0
+    w.close()
+    with pytest.raises(RecordingError, match="closed"):
+        w.write_commands(_cmds(rng, 1, 0.0), 0.0)
+    assert read_recording(tmp_path / "e.xrec").messages == []

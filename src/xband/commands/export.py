@@ -7,7 +7,9 @@ confirmed tracks as CAT062 system tracks, in recording order, with ``--sac``/``-
 (default 0/1), ``--service-id`` (1), ``--epoch`` (the UTC date-time of run time t = 0;
 default midnight, so the ASTERIX time of day is t) and ``--site LAT,LON,ALT`` (the radar's
 WGS-84 position: heights are written above its ellipsoidal height, and CAT062 gains I062/105
-latitude/longitude). The mapping tables are in docs/interchange.md.
+latitude/longitude). Without ``--site`` the recorded scenario's ``[site]`` table (in the
+header's ``scenario_toml``) is the site; with neither, heights are above the radar and no
+I062/105 is written. The mapping tables are in docs/interchange.md.
 
 Parquet (the optional ``parquet`` extra, pyarrow): one file per table —
 ``detections``, ``tracks``, ``truth``, ``interceptor``, ``commands`` ``.parquet`` — with
@@ -47,8 +49,9 @@ def add_arguments(p) -> None:
                         "so the ASTERIX time of day equals t)")
     g.add_argument("--site", metavar="LAT,LON,ALT",
                    help="radar site (degrees, degrees, m above the WGS-84 ellipsoid): zero of "
-                        "heights, and enables I062/105 WGS-84 positions "
-                        "(write --site=-33.9,151.2,10 when LAT < 0)")
+                        "heights, and enables I062/105 WGS-84 positions (default: the "
+                        "recorded scenario's [site] table, if any; "
+                        "write --site=-33.9,151.2,10 when LAT < 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -222,11 +225,29 @@ def _asterix_options(args):
                           epoch_tod=epoch_tod, site=site)
 
 
+def recorded_site(rec, name: str = "recording"):
+    """The Site of the recorded scenario's ``[site]`` table (header ``scenario_toml``), or
+    None when the header holds no scenario or the scenario no ``[site]``."""
+    from ..config import site_from_toml
+
+    text = rec.header.get("scenario_toml")
+    if not isinstance(text, str):
+        return None
+    return site_from_toml(text, f"{name} header scenario")
+
+
 def _run_asterix(args, rec, opts) -> int:
+    from dataclasses import replace
     from pathlib import Path
 
     from ..cli import print_json
     from ..io.asterix import export_recording, parse_epoch
+
+    site_from = "--site" if opts.site is not None else None
+    if opts.site is None:
+        site = recorded_site(rec, str(args.recording))
+        if site is not None:
+            opts, site_from = replace(opts, site=site), "scenario [site]"
 
     out = Path(args.output)
     if out.is_dir():
@@ -241,7 +262,10 @@ def _run_asterix(args, rec, opts) -> int:
             raise InputError(f"{out}: cannot write: {e.strerror or e}") from None
     doc = export_recording(rec, out, opts)
     doc = {"recording": str(args.recording), "format": "asterix", "complete": rec.complete,
-           "epoch": parse_epoch(args.epoch)[1], **doc}
+           "epoch": parse_epoch(args.epoch)[1], **doc,
+           "site": (None if opts.site is None else
+                    {"lat_deg": opts.site.lat_deg, "lon_deg": opts.site.lon_deg,
+                     "h_m": opts.site.h_m, "from": site_from})}
     if args.json:
         print_json(doc)
         return 0
@@ -253,8 +277,8 @@ def _run_asterix(args, rec, opts) -> int:
     print(f"  source      : SAC {opts.sac}, SIC {opts.sic}, service {opts.service_id}; "
           f"t = 0 at {doc['epoch']} (time of day {opts.epoch_tod:g} s)")
     print("  WGS-84      : " + (f"I062/105 from site {opts.site.lat_deg:g}, "
-                                f"{opts.site.lon_deg:g}, {opts.site.h_m:g} m"
-                                if opts.site else "not written (no --site)"))
+                                f"{opts.site.lon_deg:g}, {opts.site.h_m:g} m ({site_from})"
+                                if opts.site else "not written (no --site, no scenario [site])"))
     if doc["omitted"]:
         print("  omitted     : " + ", ".join(f"{k} {v}" for k, v in doc["omitted"].items())
               + " (value NaN or outside the item's range)")

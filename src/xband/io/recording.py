@@ -3,14 +3,15 @@
 A recording is a plain concatenation of encoded frames exactly as on the HIL link
 (``hil/PROTOCOL.md``, section "Recordings"): the first message is a META whose JSON holds
 ``"format": "xband-recording"``, ``"format_version": 1`` and the run header; the last, when
-the run finished cleanly, is a META with ``"end": true`` and the counts. A message's
-payloads are packed from the record's arrays when it is written; at every
-:meth:`RecordingWriter.flush` — the run loop flushes once per scan — or once
-``buffer_size`` payload bytes wait, the waiting frames (their headers packed and numbered
-when written) are framed in one call of the ``wire`` kernel — CRC-32 and COBS of each
-frame in one pass — and go to the file with one unbuffered ``write``. A killed process therefore
-leaves whole frames followed by at most one torn write: the messages since the last flush
-are lost, nothing before them. Reading never fails on damage: a torn tail,
+the run finished cleanly, is a META with ``"end": true`` and the counts. A message is
+encoded and framed when it is written — the run loop's per-guidance-step COMMAND and STATE
+in one call of the ``wire`` kernel each (payload packed from the record's arrays, header,
+CRC-32 and COBS in one pass, straight into the writer's buffer), the others as payloads
+packed by :mod:`xband.hil.messages` then framed by the kernel — and the waiting frames go
+to the file with one unbuffered ``write`` at every :meth:`RecordingWriter.flush` (the run
+loop flushes once per scan) or once ``buffer_size`` encoded bytes wait. A killed process
+therefore leaves whole frames followed by at most one torn write: the messages since the
+last flush are lost, nothing before them. Reading never fails on damage: a torn tail,
 a corrupt frame or a lost fragment is counted in :class:`Integrity` and every whole message
 before and after it replays.
 
@@ -27,14 +28,16 @@ before and after it replays.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .. import _kernels
 from ..errors import RecordingError
 from ..hil.codec import (
-    FLAG_CONT, FLAG_MORE, PROTOCOL_VERSION, Decoder, Encoder, Frame, MsgType,
-    encode_frames_into,
+    FLAG_CONT, FLAG_MORE, MAX_PAYLOAD, PROTOCOL_VERSION, SEQ_MASK, Decoder, Encoder, Frame,
+    MsgType, frame_bound,
 )
 from ..hil.messages import Assembler, Message, encode_payloads, msg_type_of, t_to_ns
 from ..types import Commands, Detections, PlantState, Tracks
@@ -51,6 +54,17 @@ _DET, _TRK, _CMD, _STA = (int(m) for m in (MsgType.DETECTIONS, MsgType.TRACKS,
                                            MsgType.COMMAND, MsgType.STATE))
 #: Default write buffer: frames are written at each flush() or once this many bytes wait.
 BUFFER_SIZE = 1 << 16
+#: Free room kept after the buffered frames: one frame of the largest payload.
+_ROOM = frame_bound(MAX_PAYLOAD)
+_LE = sys.byteorder == "little"            # the kernels take the arrays' bytes as they are
+# what a kernel raises on arrays it cannot take (wrong dtype, not C-contiguous, missing)
+_NOT_ARRAYS = (TypeError, ValueError, AttributeError, BufferError)
+
+
+def _general(*args) -> int:
+    """Stands for a message kernel where it cannot be used: every message framed by the
+    general path."""
+    return -4
 
 
 class RecordingWriter:
@@ -91,17 +105,22 @@ class RecordingWriter:
         self.fsync = fsync
         self.buffer_size = max(0, int(buffer_size))
         self._enc = Encoder()
-        self._buf = bytearray(1 << 14)      # the encoded frames of one drain
-        # messages waiting for the next drain, as single-frame payloads: framed all at once
-        self._pl: list[bytes] = []         # payloads waiting for the next drain …
-        self._hd: list[bytes] = []         # … their headers (numbered when written) …
-        self._ends: list[int] = []         # … and running payload byte totals
-        self._waiting = 0                  # payload bytes waiting
+        self._wire = wire = _kernels.get("wire")
+        self._version, self._max_payload = self._enc.version, self._enc.max_payload
+        # the one-call message kernels (they take the arrays' bytes as they are: on a
+        # big-endian host every message takes the general path)
+        self._k_det, self._k_trk, self._k_cmd, self._k_sta = (
+            (wire.detections_frame, wire.tracks_frame, wire.command_frame, wire.state_frame)
+            if _LE else (_general,) * 4)
+        # the encoded frames waiting for the next drain, back to back: every message is
+        # framed (CRC-32 + COBS) into it when written, so a drain is one ``write``
+        self._buf = bytearray(min(self.buffer_size, 1 << 22) + 2 * _ROOM)
+        self._n = 0                        # bytes of _buf in use
+        self._nf = 0                       # frames waiting in _buf
         self.frames = 0                    #: frames written so far (buffered included)
         self.bytes = 0                     #: bytes handed to the file so far
         self.counts: dict[str, int] = {}   #: messages written per kind (header excluded)
         self._t = 0.0
-        self._torn = False
         self.header = {"format": FORMAT, "format_version": FORMAT_VERSION,
                        "protocol_version": PROTOCOL_VERSION, **header}
         self._write("meta", self.header, 0.0, count=False)
@@ -115,12 +134,27 @@ class RecordingWriter:
     @property
     def buffered_frames(self) -> int:
         """Frames waiting for the next :meth:`flush`."""
-        return len(self._pl)
+        return self._nf
+
+    def _room(self, need: int) -> None:
+        """Make ``need`` free bytes after the frames in use."""
+        if len(self._buf) - self._n < need:
+            self._buf += bytes(max(need + _ROOM, len(self._buf)))
+
+    def _queued(self, frames: int, kind: str, t: float, count: bool) -> None:
+        """Book ``frames`` frames just framed into the buffer; drain when it is full."""
+        self._nf += frames
+        self.frames += frames
+        self._t = t
+        if count:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self._n >= self.buffer_size:
+            self._drain()
 
     def _write(self, kind: str, record, t: float, count: bool = True,
                mt: int | None = None) -> None:
-        """Encode the payloads now (the record may change after the call) and queue them;
-        their frames are built and written at the next drain."""
+        """Encode the message now (the record may change after the call) and frame it into
+        the buffer; it reaches the file at the next drain."""
         if self._f is None:
             raise RecordingError(f"{self.path}: recording is closed")
         if mt is None:
@@ -129,56 +163,35 @@ class RecordingWriter:
         payloads = encode_payloads(mt, record, enc.max_payload)
         t_ns = t_to_ns(t)
         last = len(payloads) - 1
-        if not last:
-            p = payloads[0]
-            self._hd.append(enc.next_header(mt, len(p), t_ns))
-            self._pl.append(p)
-            self._waiting += len(p)
-            self._ends.append(self._waiting)
-        else:
-            heads = [enc.next_header(mt, len(p), t_ns, (FLAG_MORE if k < last else 0)
-                                     | (FLAG_CONT if k > 0 else 0))
-                     for k, p in enumerate(payloads)]
-            for h, p in zip(heads, payloads):
-                self._hd.append(h)
-                self._pl.append(p)
-                self._waiting += len(p)
-                self._ends.append(self._waiting)
-        self.frames += last + 1
-        self._t = t
-        if count:
-            self.counts[kind] = self.counts.get(kind, 0) + 1
-        if self._waiting >= self.buffer_size:
-            self._drain()
+        heads = [enc.next_header(mt, len(p), t_ns, (FLAG_MORE if k < last else 0)
+                                 | (FLAG_CONT if k > 0 else 0))
+                 for k, p in enumerate(payloads)]
+        self._room(sum(frame_bound(len(p)) for p in payloads))
+        encode = self._wire.frame_encode
+        n = self._n
+        for h, p in zip(heads, payloads):
+            n = encode(h, p, self._buf, n)
+        self._n = n
+        self._queued(last + 1, kind, t, count)
 
     def _drain(self) -> None:
-        """Frame the waiting messages (one kernel call) and write them with one ``write``
-        (it loops only on a partial write)."""
-        if not self._pl:
+        """Write the waiting frames with one ``write`` (it loops only on a partial write)."""
+        if not self._nf:
             return
-        pl, hd, ends = self._pl, self._hd, self._ends
-        k, w = len(pl), self._waiting
-        self._pl, self._hd, self._ends, self._waiting = [], [], [], 0
-        # ≥ Σ frame_bound(n_i) = Σ (n_i + 24) + ⌊(n_i + 24)/254⌋ + 2; + 1: a 0x00 after a
-        # torn frame
-        need = 1 + w + 26 * k + (w + 24 * k) // 254
-        if need > len(self._buf):
-            self._buf = bytearray(need + (1 << 14))
-        at = 0
-        if self._torn:                      # end the frame a failed write left unfinished,
-            self._buf[0] = 0                # so that it costs only itself
-            at = 1
-        n = encode_frames_into(self._buf, at, b"".join(hd), pl, ends)
+        n = self._n
         view = memoryview(self._buf)[:n]
         try:
             while view:
                 view = view[self._f.write(view):]
         except OSError as exc:
-            self._torn = True
+            # the frames are lost; the next ones start after a 0x00 that ends the frame
+            # this write left unfinished, so that it costs only itself
+            self._buf[0] = 0
+            self._n, self._nf = 1, 0
             raise RecordingError(f"{self.path}: write failed: {exc.strerror}") from None
         finally:
             view.release()
-        self._torn = False
+        self._n, self._nf = 0, 0
         self.bytes += n
 
     def write(self, kind: str, record, t: float) -> None:
@@ -189,21 +202,96 @@ class RecordingWriter:
                                  f"written by close()")
         self._write(kind, record, t)
 
+    # The run loop's messages (detections and tracks per scan, command and state per
+    # guidance step): one kernel call packs the payload from the record's arrays and frames
+    # it into the buffer, which has room for one more frame whenever fewer than
+    # buffer_size bytes wait (it holds buffer_size + 2 · _ROOM, for buffer_size up to
+    # 4 MiB; beyond, a refusal for room grows it on the general path). A message that needs
+    # several frames, a closed recording, or arrays the kernel refuses (end < 0, or an
+    # exception naming the argument) take the general path: same bytes, or the error.
+    def _framed(self, end: int, kind: str, record, t: float, mt: int) -> None:
+        if end < 0 or self._f is None:
+            self._write(kind, record, t, mt=mt)
+            return
+        self._n = end
+        self._enc.seq = (self._enc.seq + 1) & SEQ_MASK
+        self._nf += 1
+        self.frames += 1
+        self._t = t
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if end >= self.buffer_size:
+            self._drain()
+
     def write_detections(self, dets: Detections, t: float) -> None:
         """One scan of detections at scan time ``t`` (s); ``dets.t`` is not stored."""
-        self._write("detections", dets, t, mt=_DET)
+        try:
+            t = float(t)
+            end = self._k_det(self._buf, self._n, self._version, 0, self._enc.seq,
+                              round(t * 1e9) if -9.2e9 < t < 9.2e9 else t_to_ns(t),
+                              dets.range, dets.az, dets.el, dets.range_rate, dets.snr, dets.R,
+                              self._max_payload)
+        except _NOT_ARRAYS:
+            end = -4
+        self._framed(end, "detections", dets, t, _DET)
 
     def write_tracks(self, tracks: Tracks, t: float) -> None:
         """The track set after the scan at ``t`` (s)."""
-        self._write("tracks", tracks, t, mt=_TRK)
+        try:
+            t = float(t)
+            end = self._k_trk(self._buf, self._n, self._version, 0, self._enc.seq,
+                              round(t * 1e9) if -9.2e9 < t < 9.2e9 else t_to_ns(t),
+                              tracks.id, tracks.confirmed, tracks.x, tracks.P,
+                              tracks.mode_probs, self._max_payload)
+        except _NOT_ARRAYS:
+            end = -4
+        self._framed(end, "tracks", tracks, t, _TRK)
 
     def write_commands(self, cmds: Commands, t: float) -> None:
         """Guidance commands issued at ``t`` (s)."""
-        self._write("command", cmds, t, mt=_CMD)
+        enc = self._enc
+        try:
+            t = float(t)
+            end = self._k_cmd(self._buf, self._n, self._version, 0, enc.seq,
+                              round(t * 1e9) if -9.2e9 < t < 9.2e9 else t_to_ns(t),
+                              cmds.a_cmd, cmds.t_go, cmds.saturated, self._max_payload)
+        except _NOT_ARRAYS:
+            end = -4
+        if end < 0 or self._f is None:      # (_framed, inlined: once per guidance step)
+            self._write("command", cmds, t, mt=_CMD)
+            return
+        self._n = end
+        enc.seq = (enc.seq + 1) & SEQ_MASK
+        self._nf += 1
+        self.frames += 1
+        self._t = t
+        c = self.counts
+        c["command"] = c.get("command", 0) + 1
+        if end >= self.buffer_size:
+            self._drain()
 
     def write_state(self, state: PlantState, t: float) -> None:
         """Plant truth (bodies' pos/vel/acc) at ``t`` (s)."""
-        self._write("state", state, t, mt=_STA)
+        enc = self._enc
+        try:
+            t = float(t)
+            end = self._k_sta(self._buf, self._n, self._version, 0, enc.seq,
+                              round(t * 1e9) if -9.2e9 < t < 9.2e9 else t_to_ns(t),
+                              state.body_id, state.pos, state.vel, state.acc,
+                              self._max_payload)
+        except _NOT_ARRAYS:
+            end = -4
+        if end < 0 or self._f is None:
+            self._write("state", state, t, mt=_STA)
+            return
+        self._n = end
+        enc.seq = (enc.seq + 1) & SEQ_MASK
+        self._nf += 1
+        self.frames += 1
+        self._t = t
+        c = self.counts
+        c["state"] = c.get("state", 0) + 1
+        if end >= self.buffer_size:
+            self._drain()
 
     def write_stats(self, stats: dict, t: float) -> None:
         """A STATS JSON object (counters, timings) at ``t`` (s)."""

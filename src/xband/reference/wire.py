@@ -9,7 +9,10 @@ minimal form; hil/PROTOCOL.md). The encoded frame has no 0x00, so 0x00 delimits 
 
 ``frame_encode`` builds a whole wire frame: COBS(header ‖ payload ‖ crc32) ‖ 0x00.
 """
+import struct
 import zlib
+
+import numpy as np
 
 
 def cobs_encode(src, dst):
@@ -103,3 +106,104 @@ def frames_encode(heads, blob, ends, dst, at):
     for j, (a, b) in enumerate(zip(starts, ends)):
         at = frame_encode(heads[j * nh:(j + 1) * nh], blob[a:b], dst, at)
     return at
+
+
+# ------------------------------------------------------------------ whole messages
+_HEADER = struct.Struct("<BBHIqI")       # version, msg_type, flags, seq, t_ns, payload_len
+_COMMAND, _STATE = 0x13, 0x11
+
+
+def _message_frame(dst, at, version, msg_type, flags, seq, t_ns, payload, max_payload):
+    if len(payload) > max_payload:
+        return -2
+    n = _HEADER.size + len(payload) + 4
+    if at < 0 or at + n + n // 254 + 2 > len(dst):
+        return -1
+    head = _HEADER.pack(version, msg_type, flags, seq, t_ns, len(payload))
+    return frame_encode(head, payload, dst, at)
+
+
+def command_frame(dst, at, version, flags, seq, t_ns, a_cmd, t_go, saturated, max_payload):
+    """Write the one-frame COMMAND message of n commands (``a_cmd`` (n, 3), ``t_go`` (n,),
+    ``saturated`` (n,) bool/u8) into ``dst[at:]``: header (version, type 0x13, flags, seq,
+    t_ns, payload length) ‖ ``count u16`` ‖ n × (a_cmd f8×3, t_go f8, saturated u8) ‖
+    crc32, COBS-encoded, then 0x00. Returns the offset past the delimiter; −1 if ``dst``
+    lacks room (frame_bound of the payload), −2 (nothing written) if the shapes disagree or
+    the payload (2 + 33 n bytes) exceeds ``max_payload`` or 65535 items (the caller then
+    splits the message)."""
+    a_cmd, t_go = np.asarray(a_cmd, "<f8"), np.asarray(t_go, "<f8")
+    sat = np.asarray(saturated).astype(bool).astype("u1")
+    n = len(t_go)
+    if a_cmd.shape != (n, 3) or sat.shape != (n,) or n > 0xFFFF:
+        return -2
+    items = np.zeros(n, [("a_cmd", "<f8", (3,)), ("t_go", "<f8"), ("saturated", "u1")])
+    items["a_cmd"], items["t_go"], items["saturated"] = a_cmd, t_go, sat
+    return _message_frame(dst, at, version, _COMMAND, flags, seq, t_ns,
+                          struct.pack("<H", n) + items.tobytes(), max_payload)
+
+
+def state_frame(dst, at, version, flags, seq, t_ns, body_id, pos, vel, acc, max_payload):
+    """Write the one-frame STATE message of n bodies (``body_id`` (n,) int64, ``pos``,
+    ``vel``, ``acc`` (n, 3)) into ``dst[at:]``: header (type 0x11) ‖ ``count u16`` ‖ n ×
+    (body_id u32, pos, vel, acc f8×3 each) ‖ crc32, COBS-encoded, then 0x00. Returns the
+    offset past the delimiter; −1 if ``dst`` lacks room, −2 if the shapes disagree or the
+    payload (2 + 76 n bytes) exceeds ``max_payload`` or 65535 items, −3 if a body_id is
+    outside u32 (nothing written on any error)."""
+    bid = np.asarray(body_id, np.int64)
+    pos, vel, acc = (np.asarray(a, "<f8") for a in (pos, vel, acc))
+    n = len(bid)
+    if any(a.shape != (n, 3) for a in (pos, vel, acc)) or n > 0xFFFF \
+            or 2 + 76 * n > max_payload:
+        return -2
+    if n and (bid.min() < 0 or bid.max() > 0xFFFFFFFF):
+        return -3
+    items = np.zeros(n, [("body_id", "<u4"), ("pos", "<f8", (3,)), ("vel", "<f8", (3,)),
+                         ("acc", "<f8", (3,))])
+    items["body_id"], items["pos"], items["vel"], items["acc"] = bid, pos, vel, acc
+    return _message_frame(dst, at, version, _STATE, flags, seq, t_ns,
+                          struct.pack("<H", n) + items.tobytes(), max_payload)
+
+
+def detections_frame(dst, at, version, flags, seq, t_ns, rng, az, el, range_rate, snr, R,
+                     max_payload):
+    """Write the one-frame DETECTIONS message of n plots (``rng``, ``az``, ``el``,
+    ``range_rate``, ``snr`` (n,), ``R`` (n, 4, 4)) into ``dst[at:]``: header (type 0x10) ‖
+    ``count u16`` ‖ n × (range, az, el, range_rate, snr, upper triangle of R row-major:
+    f8 × 15) ‖ crc32, COBS-encoded, then 0x00. Returns the offset past the delimiter; −1 if
+    ``dst`` lacks room, −2 if the shapes disagree or the payload (2 + 120 n bytes) exceeds
+    ``max_payload`` or 65535 items (nothing written on any error)."""
+    cols = [np.asarray(a, "<f8") for a in (rng, az, el, range_rate, snr)]
+    R = np.asarray(R, "<f8")
+    n = len(cols[0])
+    if any(c.shape != (n,) for c in cols) or R.shape != (n, 4, 4) or n > 0xFFFF:
+        return -2
+    iu = np.triu_indices(4)
+    items = np.concatenate([np.stack(cols, axis=1), R[:, iu[0], iu[1]]], axis=1)
+    return _message_frame(dst, at, version, 0x10, flags, seq, t_ns,
+                          struct.pack("<H", n) + items.astype("<f8").tobytes(), max_payload)
+
+
+def tracks_frame(dst, at, version, flags, seq, t_ns, ids, confirmed, x, P, mode_probs,
+                 max_payload):
+    """Write the one-frame TRACKS message of n tracks (``ids`` (n,) int64, ``confirmed``
+    (n,) bool/u8, ``x`` (n, dim), ``P`` (n, dim, dim), ``mode_probs`` (n, modes)) into
+    ``dst[at:]``: header (type 0x12) ‖ ``count u16, dim u8, modes u8`` ‖ n × (id i8,
+    confirmed u8, x f8 × dim, upper triangle of P row-major, mode_probs f8 × modes) ‖
+    crc32, COBS-encoded, then 0x00. Returns the offset past the delimiter; −1 if ``dst``
+    lacks room, −2 if the shapes disagree, dim or modes exceed 255, or the payload exceeds
+    ``max_payload`` or 65535 items (nothing written on any error)."""
+    ids, conf = np.asarray(ids, np.int64), np.asarray(confirmed).astype(bool)
+    x, P, mu = (np.asarray(a, "<f8") for a in (x, P, mode_probs))
+    n = len(ids)
+    if x.ndim != 2 or mu.ndim != 2 or conf.shape != (n,) or len(x) != n or len(mu) != n:
+        return -2
+    dim, modes = x.shape[1], mu.shape[1]
+    if P.shape != (n, dim, dim) or dim > 255 or modes > 255 or n > 0xFFFF:
+        return -2
+    iu = np.triu_indices(dim)
+    items = np.zeros(n, [("id", "<i8"), ("confirmed", "u1"), ("x", "<f8", (dim,)),
+                         ("P", "<f8", (len(iu[0]),)), ("mode_probs", "<f8", (modes,))])
+    items["id"], items["confirmed"], items["x"] = ids, conf, x
+    items["P"], items["mode_probs"] = P[:, iu[0], iu[1]], mu
+    return _message_frame(dst, at, version, 0x12, flags, seq, t_ns,
+                          struct.pack("<HBB", n, dim, modes) + items.tobytes(), max_payload)
