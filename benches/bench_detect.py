@@ -18,7 +18,9 @@ Before/after a kernel change, side by side in one process: ``python benches/benc
 copy of src/xband/_ext/ taken before the change, or the src/xband/_ext/ of an older
 checkout built with ``XBAND_BUILD_ONLY=cfar,rdmap,pulse``) next to the current ones and
 runs the chain with each set, interleaved (CPU time, best and median of N), after checking
-that both give the same power map and detections bit for bit.
+that both give the same power map and detections bit for bit. ``--compare-glue DIR``
+does the same for a copy of the xband/detect package taken before a change (Python
+sources), and times the chain's per-CPI glue with a line-level timer as well.
 """
 import time
 
@@ -115,7 +117,7 @@ def stage_calls(chain, cube, pt):
             k.gate_dft(cube.data[c], chain._hc, chain._taps, chain.dop.real_weights, gates,
                        bins, chain.M, D)
 
-    calls = {"map": lambda: chain.power_map(x),
+    calls = {"map": lambda: chain._power_map(x, True),   # with the noise subsample
              "square_law": lambda: rd.square_law_cols(X, chain.col_lo, chain.col_hi, pw),
              "cfar": lambda: chain.cfar.detect(out.power, chain.gate_lo, chain.gate_hi),
              "monopulse": mono}
@@ -123,8 +125,16 @@ def stage_calls(chain, cube, pt):
     if blk is not None:
         segs = blk.segments
 
-        def fwd():
-            for j0, j1, inp, plan, *_ in segs:
+        in_place = chain._reads_in_place(x)     # the scene's cubes are 64-byte aligned
+
+        def fwd():                                # as the chain does it (DetectionChain._rows)
+            if in_place:
+                for j0, j1, inp, plan, spec, *_ in segs:
+                    plan.update_arrays(x[j0:j1], spec)
+                    plan.execute()
+                return
+            for j0, j1, inp, plan, spec, *_ in segs:
+                plan.update_arrays(inp, spec)
                 np.copyto(inp, x[j0:j1])
                 plan.execute()
 
@@ -313,10 +323,138 @@ def compare(before_dir: str, repeat: int = 60) -> None:
               f" / ×{np.median(b) / np.median(a):.2f}; outputs bit-identical: {same}")
 
 
+def _timed_process(mod):
+    """``mod.DetectionChain.process`` recompiled with a thread-CPU-time stamp after each of
+    its top-level statements: (function, per-statement ns accumulator, statement labels)."""
+    import inspect
+    import textwrap
+
+    src = textwrap.dedent(inspect.getsource(mod.DetectionChain.process)).split("\n")
+    res, labels, buf = [src[0], "    _T = __clk()"], [], []
+
+    def flush():
+        if buf:
+            res.extend(buf)
+            labels.append(buf[0].strip())
+            res.append(f"    _t = __clk(); __acc[{len(labels) - 1}] += _t - _T; _T = _t")
+    for j, line in enumerate(src[1:], 1):
+        top = line.startswith("    ") and not line.startswith("     ")
+        if top and line.strip().startswith("return"):
+            flush()
+            res.extend(src[j:])
+            break
+        if top:
+            flush()
+            buf = [line]
+        else:
+            buf.append(line)
+    acc = np.zeros(len(labels))
+    ns = dict(mod.__dict__, __clk=time.thread_time_ns, __acc=acc)
+    exec("\n".join(res), ns)
+    return ns["process"], acc, labels
+
+
+def compare_glue(before_dir: str, repeat: int = 200) -> None:
+    """The chain's Python glue per CPI — every statement of ``process`` but the map, the
+    CFAR and the monopulse block — with the xband/detect package copied to ``before_dir``
+    (e.g. ``cp -r src/xband/detect /tmp/before_detect`` before a change) vs the current
+    one, interleaved, by a line-level timer (thread CPU time; ~1 µs of timer per line in
+    both); also the whole ``process`` without the timer, and a bit-identity check."""
+    import importlib.util
+    import os
+    import sys
+
+    import xband.detect.chain as now
+    spec = importlib.util.spec_from_file_location(
+        "xband._detect_before", os.path.join(before_dir, "__init__.py"),
+        submodule_search_locations=[before_dir])
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules["xband._detect_before"] = pkg
+    spec.loader.exec_module(pkg)
+    old = importlib.import_module("xband._detect_before.chain")
+    heavy = ("power =", "idx, Z =", 'if k and "daz"')
+    cpu = time.thread_time
+    for case in CASES:
+        p, cube, pt = _cube(case)
+        runs = {}
+        for who, mod in (("before", old), ("after", now)):
+            f, acc, labels = _timed_process(mod)
+            ch = mod.DetectionChain(p, mod.DetectConfig(range_window="taylor"))
+            hv = [i for i, lab in enumerate(labels) if lab.startswith(heavy)]
+            runs[who] = (f, acc, hv, ch, [], [])
+        oa, ob = runs["before"][3].process(cube, pt), runs["after"][3].process(cube, pt)
+        same = np.array_equal(oa.power, ob.power) and oa.noise == ob.noise and all(
+            np.array_equal(getattr(oa.detections, k), getattr(ob.detections, k),
+                           equal_nan=True)
+            for k in ("t", "range", "az", "el", "range_rate", "snr", "R"))
+        for _ in range(repeat):
+            for who, (f, acc, hv, ch, glue, whole) in runs.items():
+                acc[:] = 0
+                f(ch, cube, pt)
+                glue.append((acc.sum() - acc[hv].sum()) * 1e-6)
+                t0 = cpu()
+                ch.process(cube, pt)
+                whole.append((cpu() - t0) * 1e3)
+        g = {w: np.array(r[4]) for w, r in runs.items()}
+        t = {w: np.array(r[5]) for w, r in runs.items()}
+        print(f"{case}: glue before {g['before'].min():.3f} / {np.median(g['before']):.3f} ms, "
+              f"after {g['after'].min():.3f} / {np.median(g['after']):.3f} ms; whole process "
+              f"before {t['before'].min():.2f} / {np.median(t['before']):.2f} ms, after "
+              f"{t['after'].min():.2f} / {np.median(t['after']):.2f} ms (CPU, best / median "
+              f"of {repeat}: ×{t['before'].min() / t['after'].min():.2f} / "
+              f"×{np.median(t['before']) / np.median(t['after']):.2f}); outputs "
+              f"bit-identical: {same}")
+
+
+def compare_copy(repeat: int = 40) -> None:
+    """The range-FFT pass of the 3-channel CPI with the sum channel copied block by block
+    into the plans' aligned buffer vs read in place from the 64-byte aligned cube (what the
+    chain does now), interleaved, CPU time; once with warm caches, once with a 64 MB sweep
+    before each run (the cube comes from memory). Same spectra checked."""
+    p, cube, pt = _cube("3x128x4096")
+    chain = DetectionChain(p, DetectConfig(range_window="taylor"))
+    if chain._blk is None:
+        print("pyFFTW not in use: nothing to compare")
+        return
+    x, segs = cube.data[0], chain._blk.segments
+    assert chain._reads_in_place(x)
+    big = np.zeros(64 << 20, np.uint8)
+
+    def copy_fft():
+        for j0, j1, inp, fwd, spec, *_ in segs:
+            fwd.update_arrays(inp, spec)
+            np.copyto(inp, x[j0:j1])
+            fwd.execute()
+
+    def in_place():
+        for j0, j1, inp, fwd, spec, *_ in segs:
+            fwd.update_arrays(x[j0:j1], spec)
+            fwd.execute()
+
+    copy_fft()
+    a = segs[-1][4].copy()
+    in_place()
+    print("same spectra:", np.array_equal(a, segs[-1][4]))
+    for evict in (False, True):
+        t = {"copy + FFT": [], "in place": []}
+        for _ in range(repeat):
+            for name, f in (("copy + FFT", copy_fft), ("in place", in_place)):
+                if evict:
+                    big[::4096] += 1
+                t[name].append(_timeit(f, time.thread_time) * 1e3)
+        print(("flushed: " if evict else "warm:    ") + ", ".join(
+            f"{k} {min(v):.3f} / {np.median(v):.3f} ms" for k, v in t.items()),
+            f"(CPU, best / median of {repeat})")
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) > 2 and sys.argv[1] == "--compare":
         compare(sys.argv[2])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--compare-glue":
+        compare_glue(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--copy-vs-in-place":
+        compare_copy()
     else:
         main()

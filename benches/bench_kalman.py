@@ -87,3 +87,133 @@ def test_sph_gate_pairs(benchmark, impl, rng, n):
     benchmark.extra_info.update(n=n, backend=f"{kind} pairs")
     gate = np.full(n, 18.47)                  # χ²₄ at 0.999
     benchmark(k.sph_gate_pairs, x, P, z, R, gate, order, n, order_az, n, ti, dj, nis, ll)
+
+
+def test_kf_cycle_single_track(benchmark):
+    """One track per call (n = 1): KF predict + position update through ``track.filters``
+    (the public, validating wrappers) vs the bare compiled kernels on the same arrays
+    (group "kf single track"). The difference is the wrappers' checks and allocations."""
+    from xband.track import filters
+
+    F, Q = cv_matrices(0.05, 10.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    x, P = np.zeros((1, 6)), np.eye(6)[None] * 100.0
+    z, R = np.array([[1.0, 2.0, 3.0]]), np.diag([25.0, 25.0, 25.0])[None]
+
+    def run():
+        filters.predict(x, P, F, Q)
+        filters.update(x, P, z, H, R)
+
+    benchmark.group = "kf single track (predict+update), per call"
+    benchmark.extra_info.update(n=1, backend="track.filters")
+    benchmark(run)
+
+
+def test_kf_cycle_single_track_bare(benchmark):
+    """The same cycle as test_kf_cycle_single_track on the compiled kernels directly."""
+    k = pytest.importorskip("xband._ext.kalman")
+    F, Q = cv_matrices(0.05, 10.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    x, P = np.zeros((1, 6)), np.eye(6)[None] * 100.0
+    z, R = np.array([[1.0, 2.0, 3.0]]), np.diag([25.0, 25.0, 25.0])[None]
+    nis, ll, st = np.empty(1), np.empty(1), np.empty(1, np.int8)
+
+    def run():
+        k.kf_predict(x, P, F, Q)
+        k.kf_update(x, P, z, H, R, nis, ll, st)
+
+    benchmark.group = "kf single track (predict+update), per call"
+    benchmark.extra_info.update(n=1, backend="bare kernels")
+    benchmark(run)
+
+
+# ----------------------------------------------------------------------------- --compare
+def _compare(path: str) -> None:
+    """Side by side in one process: ``track.filters`` and the whole ``Tracker`` of another
+    copy of the package (a directory holding a renamed copy of src/xband, e.g.
+    /tmp/before/xband_before) vs this tree's, alternating, medians; asserts identical
+    results (x, P, NIS, log-likelihoods, status; every scan's Tracks and the stats)."""
+    import copy
+    import importlib
+    import os
+    import sys
+    import time
+    import timeit
+
+    import _peers_scene as scn
+    from xband.config import Tracker as TrackerConfig
+    from xband.track import filters as fa
+    from xband.track.tracker import Tracker
+
+    path = os.path.abspath(path)
+    sys.path.insert(0, os.path.dirname(path))
+    name = os.path.basename(path)
+    fb = importlib.import_module(f"{name}.track.filters")
+    TrackerB = importlib.import_module(f"{name}.track.tracker").Tracker
+    ConfigB = importlib.import_module(f"{name}.config").Tracker
+
+    F, Q = cv_matrices(0.05, 10.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    R = np.diag([25.0] * 3)
+    rng = np.random.default_rng(1)
+    for n in (1, 100, 10_000):
+        x0 = rng.normal(size=(n, 6))
+        P0 = np.tile(np.eye(6) * 100, (n, 1, 1))
+        z = rng.normal(size=(n, 3))
+        Rb = np.ascontiguousarray(np.broadcast_to(R, (n, 3, 3)))
+        got = []
+        for f in (fb, fa):
+            x, P = x0.copy(), P0.copy()
+            f.predict(x, P, F, Q)
+            got.append([x, P, *f.update(x, P, z, H, Rb)])
+        assert all(np.array_equal(a, b) for a, b in zip(*got)), f"KF results differ at n={n}"
+        num, times = max(1, 400 // n), ([], [])
+        for _ in range(60 if n < 10_000 else 15):
+            for f, acc in zip((fb, fa), times):
+                x, P = x0.copy(), P0.copy()
+                acc.append(timeit.timeit(lambda: (f.predict(x, P, F, Q),
+                                                  f.update(x, P, z, H, Rb)), number=num)
+                           / num / n * 1e6)
+        b, a = np.median(times[0]), np.median(times[1])
+        print(f"KF predict+update via track.filters, n = {n}: {b:.3f} -> {a:.3f} us per "
+              f"track (best {min(times[0]):.3f} -> {min(times[1]):.3f}), x{b / a:.2f}, "
+              f"identical")
+
+    cases = {"10+10": (10, 10.0, 30, 10, 200), "50+50": (50, 50.0, 20, 8, 100)}
+    for case, (n, clutter, scans, warm, rounds) in cases.items():
+        scene = scn.random_scene(n, clutter, scans)
+        for kw in (dict(filter="ekf"), dict(filter="imm"),
+                   dict(filter="imm", association="jpda"), dict(filter="ekf", update="ukf")):
+            a, b = Tracker(TrackerConfig(**kw)), TrackerB(ConfigB(**kw))
+            for k in range(scans):
+                ta = a.step(scene.scans[k], float(scene.times[k]))
+                tb = b.step(scene.scans[k], float(scene.times[k]))
+                for fld in ("id", "t", "x", "P", "confirmed", "mode_probs"):
+                    assert np.array_equal(getattr(ta, fld), getattr(tb, fld),
+                                          equal_nan=True), (case, kw, k, fld)
+                if k == warm - 1:
+                    sa, sb = copy.deepcopy(a), copy.deepcopy(b)
+            assert a.stats == b.stats, (case, kw, a.stats, b.stats)
+            line = f"tracker {case} {kw}: identical tracks, ids, states and stats"
+            if len(kw) == 1:
+                d, t = scene.scans[warm], float(scene.times[warm])
+                times = ([], [])
+                for _ in range(rounds):
+                    for snap, acc in zip((sb, sa), times):
+                        s = copy.deepcopy(snap)
+                        t0 = time.perf_counter()
+                        s.step(d, t)
+                        acc.append(time.perf_counter() - t0)
+                b_, a_ = np.median(times[0]) * 1e3, np.median(times[1]) * 1e3
+                line += (f"; scan {b_:.3f} -> {a_:.3f} ms (best {min(times[0]) * 1e3:.3f} -> "
+                         f"{min(times[1]) * 1e3:.3f}), x{b_ / a_:.2f}")
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=_compare.__doc__)
+    ap.add_argument("--compare", required=True, metavar="DIR",
+                    help="a renamed copy of src/xband (e.g. /tmp/before/xband_before)")
+    _compare(ap.parse_args().compare)

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """Connected components of CFAR crossings, their peaks and centroids.
 Twin: xband/reference/cluster.py (connectivity, numbering and outputs documented there)."""
+from libc.math cimport copysign, fmod
 from libc.stdint cimport int64_t
 
 
@@ -132,4 +133,187 @@ def cluster_peaks(const float[:, ::1] power, const int64_t[::1] idx, int64_t[::1
     cdef Py_ssize_t n
     with nogil:
         n = _cluster_peaks(power, idx, label, peak, size, centroid)
+    return n
+
+
+# ------------------------------------------------------------------ per-CPI peak work
+# The chain's glue after clustering in two calls (and one np.log between them): the same
+# operations in the same order as the numpy code they replace (xband/reference/cluster.py
+# documents each; the twin *is* that code), so the same bits. Scalars are computed by the
+# caller exactly as the numpy expressions did (e.g. vbin ** 2 in Python).
+
+cdef inline Py_ssize_t _wrap(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    if i < 0:
+        return i + n
+    if i >= n:
+        return i - n
+    return i
+
+
+cdef Py_ssize_t _peak_cells(const float[:, ::1] power, const int64_t[::1] peak, double noise,
+                            double min_snr, bint blank, int64_t ext, double psl_r,
+                            double psl_d, int64_t[::1] sel, int64_t[::1] d, int64_t[::1] r,
+                            double[::1] snr, float[::1] nb) noexcept nogil:
+    cdef Py_ssize_t nc = peak.shape[0], Nr = power.shape[1], M = power.shape[0]
+    cdef Py_ssize_t i, j, k = 0, nk = 0
+    cdef int64_t di, ri, dd, dr
+    cdef double v, pi, ratio
+    cdef const float* pw = &power[0, 0]
+    cdef bint hit
+    for i in range(nc):                      # d, r = divmod(peak, Nr); snr; keep
+        di = peak[i] // Nr
+        d[i] = di
+        r[i] = peak[i] - di * Nr
+        v = <double>pw[peak[i]] / noise - 1.0
+        if not (v < 1e-3):                   # np.maximum: NaN propagates
+            snr[i] = v
+        else:
+            snr[i] = 1e-3
+        sel[i] = 1 if snr[i] >= min_snr else 0
+        nk += sel[i]
+    if blank and nk > 1:                     # sidelobes of a stronger cluster (any j)
+        for i in range(nc):
+            if not sel[i]:
+                continue
+            pi = <double>pw[peak[i]]
+            hit = False
+            for j in range(nc):
+                dd = d[i] - d[j]
+                if dd < 0:
+                    dd = -dd
+                if M - dd < dd:
+                    dd = M - dd
+                dr = r[i] - r[j]
+                if dr < 0:
+                    dr = -dr
+                ratio = pi / <double>pw[peak[j]]
+                if ((dd <= 1 and dr > 0 and dr <= ext and ratio < psl_r)
+                        or (dr <= 1 and dd > 0 and ratio < psl_d)):
+                    hit = True
+                    break
+            if hit:
+                sel[i] = 0
+    for i in range(nc):                      # compact (k ≤ i: in place)
+        if sel[i]:
+            sel[k] = i
+            d[k] = d[i]
+            r[k] = r[i]
+            snr[k] = snr[i]
+            k += 1
+    for i in range(k):                       # the interpolation's neighbours, [6][k]
+        di = d[i]
+        ri = r[i]
+        nb[i] = pw[di * Nr + _wrap(ri - 1, Nr)]
+        nb[k + i] = pw[di * Nr + ri]
+        nb[2 * k + i] = pw[di * Nr + _wrap(ri + 1, Nr)]
+        nb[3 * k + i] = pw[_wrap(di - 1, M) * Nr + ri]
+        nb[4 * k + i] = pw[di * Nr + ri]
+        nb[5 * k + i] = pw[_wrap(di + 1, M) * Nr + ri]
+    return k
+
+
+def peak_cells(const float[:, ::1] power, const int64_t[::1] peak, double noise,
+               double min_snr, bint blank, int64_t ext, double psl_r, double psl_d,
+               int64_t[::1] sel, int64_t[::1] d, int64_t[::1] r, double[::1] snr,
+               float[::1] nb):
+    """Cluster peaks → the kept ones (SNR ≥ min_snr, not a sidelobe) and their
+    interpolation neighbours; returns their count k (see the twin)."""
+    cdef Py_ssize_t k, n = peak.shape[0]
+    if sel.shape[0] < n or d.shape[0] < n or r.shape[0] < n or snr.shape[0] < n \
+            or nb.shape[0] < 6 * n:
+        raise ValueError("peak_cells: output buffers shorter than the peaks")
+    with nogil:
+        k = _peak_cells(power, peak, noise, min_snr, blank, ext, psl_r, psl_d, sel, d, r,
+                        snr, nb)
+    return k
+
+
+cdef inline float _log_parabola(float lm, float l0, float lp) noexcept nogil:
+    # float32 throughout, as numpy does it on the float32 logs (a C double literal would
+    # promote: the constants are floats)
+    cdef float two = 2.0, half = 0.5
+    cdef float den = (lm - two * l0) + lp
+    cdef float x = 0.0
+    if den < 0:
+        x = (half * (lm - lp)) / den
+    if x < -0.5:                             # np.clip: NaN propagates
+        return -0.5
+    if x > 0.5:
+        return 0.5
+    return x
+
+
+cdef void _peak_estimates(const float[::1] lg, const int64_t[::1] d, const int64_t[::1] r,
+                          const double[::1] snr, Py_ssize_t M, double prf, double c_rr,
+                          double v_min, double period, double gate_m, double couple,
+                          double t_mid, double kd, double bd, double vbin2, double kr,
+                          double br, double gm2, double c2, double[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t k = d.shape[0], i
+    cdef float dr, dd
+    cdef double f, rr, mod, rng_mid, var_v, half = M / 2.0
+    for i in range(k):
+        dr = _log_parabola(lg[i], lg[k + i], lg[2 * k + i])
+        dd = _log_parabola(lg[3 * k + i], lg[4 * k + i], lg[5 * k + i])
+        f = (<double>d[i] + <double>dd - half) * prf / <double>M
+        rr = c_rr * f
+        mod = fmod(rr - v_min, period)       # np.mod (npy_divmod's remainder)
+        if period == 0.0:
+            pass
+        elif mod != 0.0:
+            if (period < 0) != (mod < 0):
+                mod += period
+        else:
+            mod = copysign(0.0, period)
+        rr = v_min + mod
+        rng_mid = (<double>r[i] + <double>dr) * gate_m - couple * rr
+        var_v = (kd / snr[i] + bd) * vbin2
+        out[0, i] = rng_mid - rr * t_mid
+        out[1, i] = rr
+        out[2, i] = (kr / snr[i] + br) * gm2 + c2 * var_v
+        out[3, i] = var_v
+
+
+def peak_estimates(const float[::1] lg, const int64_t[::1] d, const int64_t[::1] r,
+                   const double[::1] snr, Py_ssize_t M, double prf, double c_rr, double v_min,
+                   double period, double gate_m, double couple, double t_mid, double kd,
+                   double bd, double vbin2, double kr, double br, double gm2, double c2,
+                   double[:, ::1] out):
+    """ln of the neighbours [6][k] → out [4, k]: range at t, range rate, their variances."""
+    cdef Py_ssize_t k = d.shape[0]
+    if lg.shape[0] < 6 * k or r.shape[0] < k or snr.shape[0] < k or out.shape[0] < 4 \
+            or out.shape[1] < k:
+        raise ValueError("peak_estimates: buffers shorter than the peaks")
+    with nogil:
+        _peak_estimates(lg, d, r, snr, M, prf, c_rr, v_min, period, gate_m, couple, t_mid,
+                        kd, bd, vbin2, kr, br, gm2, c2, out)
+
+
+cdef Py_ssize_t _sub_gather(const float[:, ::1] power, Py_ssize_t lo, Py_ssize_t hi,
+                            Py_ssize_t step, float[::1] work) noexcept nogil:
+    cdef Py_ssize_t M = power.shape[0], Nr = power.shape[1], p = 0, c, n = 0
+    cdef const float* row
+    cdef float* w = &work[0]
+    while p < M:                             # range() with a variable step needs the GIL
+        row = &power[0, 0] + p * Nr
+        c = lo
+        while c < hi:
+            w[n] = row[c]
+            n += 1
+            c += step
+        p += step
+    return n
+
+
+def sub_gather(const float[:, ::1] power, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t step,
+               float[::1] work):
+    """power[:, lo:hi][::step, ::step] in row-major order → work[:n]; returns n (the
+    chain's noise level is the median of that subsample, by numpy's partition)."""
+    cdef Py_ssize_t M = power.shape[0], n
+    if step < 1 or lo < 0 or hi > power.shape[1] or hi <= lo or M < 1:
+        raise ValueError(f"sub_gather: bad window [{lo}, {hi}) step {step}")
+    n = ((M + step - 1) // step) * ((hi - lo + step - 1) // step)
+    if work.shape[0] < n:
+        raise ValueError(f"sub_gather: work holds {work.shape[0]} < {n} cells")
+    with nogil:
+        n = _sub_gather(power, lo, hi, step, work)
     return n

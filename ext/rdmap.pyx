@@ -86,3 +86,48 @@ def square_law_cols(const float complex[:, ::1] X, Py_ssize_t c_lo, Py_ssize_t c
     c_hi ≤ out.shape[1] ≤ X.shape[1], X.shape[0] ≥ out.shape[0], checked by the caller)."""
     with nogil:
         _square_law_cols(X, c_lo, c_hi, out)
+
+
+cdef void _square_law_cols_sub(const float complex[:, ::1] X, Py_ssize_t c_lo,
+                               Py_ssize_t c_hi, float[:, ::1] out, Py_ssize_t lo,
+                               Py_ssize_t hi, Py_ssize_t step, float* sub) noexcept nogil:
+    cdef Py_ssize_t M = out.shape[0], d, i, c, c0, a, b, q = 0
+    cdef Py_ssize_t ncols = (hi - lo + step - 1) // step
+    cdef const float* x
+    cdef float* o
+    cdef float* dst
+    cdef float u, v
+    a = c_lo if c_lo > lo else lo
+    b = c_hi if c_hi < hi else hi
+    c0 = lo + ((a - lo + step - 1) // step) * step if a > lo else lo
+    for d in range(M):
+        x = <const float*>&X[d, 0]
+        o = &out[d, 0]
+        for i in range(c_lo, c_hi):
+            u = x[2 * i]
+            v = x[2 * i + 1]
+            o[i] = u * u + v * v
+        if d == q * step:                    # a subsampled row: its cells, still in L1
+            dst = sub + q * ncols
+            c = c0
+            while c < b:
+                dst[(c - lo) // step] = o[c]
+                c += step
+            q += 1
+
+
+def square_law_cols_sub(const float complex[:, ::1] X, Py_ssize_t c_lo, Py_ssize_t c_hi,
+                        float[:, ::1] out, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t step,
+                        float[::1] sub):
+    """``square_law_cols``, and on the way the cells of out[:, lo:hi][::step, ::step]
+    inside [c_lo, c_hi) into ``sub`` at their row-major positions (the chain's noise-level
+    subsample, gathered while the rows are in cache; calls over column blocks that cover
+    [lo, hi) fill all of it)."""
+    cdef Py_ssize_t n
+    if step < 1 or lo < 0 or hi > out.shape[1] or hi <= lo:
+        raise ValueError(f"square_law_cols_sub: bad window [{lo}, {hi}) step {step}")
+    n = ((out.shape[0] + step - 1) // step) * ((hi - lo + step - 1) // step)
+    if sub.shape[0] < n:
+        raise ValueError(f"square_law_cols_sub: sub holds {sub.shape[0]} < {n} cells")
+    with nogil:
+        _square_law_cols_sub(X, c_lo, c_hi, out, lo, hi, step, &sub[0])

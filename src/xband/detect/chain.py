@@ -127,6 +127,8 @@ class DetectionChain:
         self.couple = (C * params.pulse_width_s / (params.wavelength_m * params.bandwidth_hz)
                        if params.waveform == "lfm" else 0.0)
         self._w32 = self.dop.real_weights.astype(np.float32)
+        self._clu = self._peak_bufs = self._sub = None
+        self._fwd_on_cube = False
         self._hc = np.conj(self.comp.h).astype(np.complex128)
         self._taps = np.ascontiguousarray(MTI_TAPS[config.mti_order], dtype=np.float64)
         if P > 4096 or L > 16384:
@@ -197,21 +199,59 @@ class DetectionChain:
             self._rd.out_full[blk.pad_rows] = 0
         weight = _kernels.get("rdmap").weight_block
         Hd, taps, w = self._Hd, self._taps, self._w32
+        if self._reads_in_place(x):
+            # the forward plans read the cube's rows where they are (same plan, same
+            # codelets: the same bits; out of place, so the cube is not changed): no copy.
+            # They keep a reference to this cube until the next call re-points them.
+            self._fwd_on_cube = True
+            for j0, j1, inp, fwd, spec, ws, rev, wbuf, inv in blk.segments:
+                fwd.update_arrays(x[j0:j1], spec)
+                fwd.execute()
+                weight(spec, Hd, taps, w[ws], rev, wbuf)
+                inv.execute()
+            return
+        if self._fwd_on_cube:                       # back to the plans' own input buffer
+            for j0, j1, inp, fwd, spec, *_ in blk.segments:
+                fwd.update_arrays(inp, spec)
+            self._fwd_on_cube = False
         for j0, j1, inp, fwd, spec, ws, rev, wbuf, inv in blk.segments:
             np.copyto(inp, x[j0:j1])
             fwd.execute()
             weight(spec, Hd, taps, w[ws], rev, wbuf)
             inv.execute()
 
+    def _reads_in_place(self, x) -> bool:
+        """Whether the forward plans can read the sum channel ``x`` in place: complex64,
+        C-contiguous, and its rows aligned as the plans' input (``radar.scene`` allocates
+        its cubes 64-byte aligned for this; otherwise each block is copied, as before)."""
+        if not (isinstance(x, np.ndarray) and x.dtype == np.complex64
+                and x.flags.c_contiguous):
+            return False
+        a = self._blk.segments[0][3].input_alignment
+        return x.ctypes.data % a == 0 and x.strides[0] % a == 0
+
     def power_map(self, x: np.ndarray) -> np.ndarray:
         """Sum channel [P, Ns] → |range-Doppler map|² (float32 [M, Nd], a new array) on
         the columns the detector reads, [col_lo, col_hi); 0 elsewhere. pyFFTW: the row
         passes, then per cache-sized block of columns its Doppler FFT and square law
         (``rdmap.square_law_cols``) while the block is in cache."""
+        return self._power_map(x, False)
+
+    def _power_map(self, x: np.ndarray, sub: bool) -> np.ndarray:
+        """``power_map``; with ``sub`` the square law also gathers the noise level's
+        subsample into ``self._sub`` (``rdmap.square_law_cols_sub``, while each row is in
+        cache; see ``noise_level``)."""
         power = np.empty((self.M, self.Nd), np.float32)
         power[:, :self.col_lo] = 0
         power[:, self.col_hi:] = 0
-        sq = _kernels.get("rdmap").square_law_cols
+        rd = _kernels.get("rdmap")
+        if sub:
+            lo, hi, step, n = self._sub_geometry(power)
+            buf = self._sub
+            sq = lambda X, c0, c1, out: rd.square_law_cols_sub(   # noqa: E731
+                X, c0, c1, out, lo, hi, step, buf)
+        else:
+            sq = rd.square_law_cols
         if self._blk is None:
             self.range_doppler(x)
             sq(self._rd.out_full, self.col_lo, self.col_hi, power)
@@ -242,11 +282,31 @@ class DetectionChain:
 
     def noise_level(self, power: np.ndarray) -> float:
         """Mean noise power per cell: median/ln 2 of an exponential (noise-like) map,
-        over a regular subsample of ~16 k cells of the tested gates."""
-        sub = power[:, self.gate_lo:self.gate_hi]
-        step = max(1, int(np.sqrt(sub.size / 16384)))
-        s = sub[::step, ::step].ravel()
-        return float(np.partition(s, s.size // 2)[s.size // 2]) / np.log(2.0)
+        over a regular subsample of ~16 k cells of the tested gates,
+        power[:, gate_lo:gate_hi][::step, ::step] with step = ⌊√(cells/16384)⌋ (≥ 1);
+        the median is its element size//2 (np.partition, in place in a chain buffer).
+        ``process`` gathers the subsample during the square law instead."""
+        if power.ndim != 2 or power.dtype != np.float32 or not power.flags.c_contiguous \
+                or power.shape[1] < self.gate_hi:
+            raise InputError(f"noise_level: expected a C-contiguous float32 map with at "
+                             f"least {self.gate_hi} gates, got {power.dtype} {power.shape}")
+        lo, hi, step, n = self._sub_geometry(power)
+        _kernels.get("cluster").sub_gather(power, lo, hi, step, self._sub)
+        return self._sub_noise(n)
+
+    def _sub_geometry(self, power: np.ndarray):
+        """(lo, hi, step, n) of the noise subsample of ``power``; sizes ``self._sub``."""
+        lo, hi = self.gate_lo, self.gate_hi
+        step = max(1, int(np.sqrt(power.shape[0] * (hi - lo) / 16384)))
+        n = -(-power.shape[0] // step) * -(-(hi - lo) // step)
+        if self._sub is None or self._sub.size < n:
+            self._sub = np.empty(n, np.float32)
+        return lo, hi, step, n
+
+    def _sub_noise(self, n: int) -> float:
+        s = self._sub[:n]
+        s.partition(n // 2)                         # in place: the same selection
+        return float(s[n // 2]) / np.log(2.0)
 
     @staticmethod
     def square_law(X: np.ndarray) -> np.ndarray:
@@ -254,6 +314,18 @@ class DetectionChain:
         pw = np.empty(X.shape, np.float32)
         _kernels.get("pulse").square_law(np.ascontiguousarray(X), pw)
         return pw
+
+    def _cluster_bufs(self, n: int):
+        """Clustering outputs with room for n crossings (owned by the chain, grown on
+        demand; only the peak work reads them, the returned arrays are copies)."""
+        if self._clu is None or self._clu[0].size < n:
+            m = max(n, 256)
+            self._clu = (np.empty(m, np.int64), np.empty(m, np.int64),
+                         np.empty(m, np.int64), np.empty((m, 3)))
+            self._peak_bufs = (np.empty(m, np.int64), np.empty(m, np.int64),
+                               np.empty(m, np.int64), np.empty(m), np.empty(6 * m, np.float32),
+                               np.empty(6 * m, np.float32))
+        return self._clu
 
     def process(self, cube: Cube, pointing=(0.0, 0.0)) -> ChainOutput:
         p = self.params
@@ -266,36 +338,37 @@ class DetectionChain:
         ch = list(cube.channels)
         if "sum" not in ch:
             raise InputError(f"detect: cube channels {cube.channels} lack 'sum'")
-        power = self.power_map(cube.data[ch.index("sum")])
+        power = self._power_map(cube.data[ch.index("sum")], True)   # + noise subsample
+        # SNR against the map's robust noise level (the local CFAR estimate Z is inflated
+        # by a strong target's own window sidelobes, which would understate its SNR);
+        # its subsample is still in cache here
+        noise = self._sub_noise(self._sub_geometry(power)[3])
         idx, Z = self.cfar.detect(power, self.gate_lo, self.gate_hi)
         n = idx.size
-        label = np.empty(n, np.int64)
-        peak = np.empty(n, np.int64)
-        size = np.empty(n, np.int64)
-        cen = np.empty((n, 3))
-        nc = _kernels.get("cluster").cluster_peaks(power, idx, label, peak, size, cen)
-        peak = peak[:nc]
-        # SNR against the map's robust noise level (the local CFAR estimate Z is inflated
-        # by a strong target's own window sidelobes, which would understate its SNR)
-        noise = self.noise_level(power)
-        d, r = np.divmod(peak, self.Nd)
-        pw0 = power[d, r].astype(np.float64)
-        snr = np.maximum(pw0 / noise - 1.0, 1e-3)
-        keep = snr >= self.config.min_snr
-        if self.config.sidelobe_blanking and keep.sum() > 1:
-            keep &= ~self._sidelobes(d, r, pw0)
-        d, r, snr, peak = d[keep], r[keep], snr[keep], peak[keep]
+        label, peak, size, cen = self._cluster_bufs(n)
+        clu = _kernels.get("cluster")
+        nc = clu.cluster_peaks(power, idx, label[:n], peak[:n], size[:n], cen[:n])
+        # kept peaks (SNR ≥ min_snr, not a stronger cluster's sidelobe: _sidelobes) with
+        # their interpolation neighbours, then their logs (numpy's float32 log, one call)
+        # and the estimates in one kernel call each (reference/cluster.py: the same
+        # operations in the same order as the numpy code, tests/detect/test_glue.py)
+        sel, dk, rk, sk, nb, lg = self._peak_bufs
+        k = clu.peak_cells(power, peak[:nc], noise, self.config.min_snr,
+                           self.config.sidelobe_blanking,
+                           self.params.pulse_samples // self.D + 1, self.psl_r, self.psl_d,
+                           sel, dk, rk, sk, nb)
+        d, r, snr = dk[:k].copy(), rk[:k].copy(), sk[:k].copy()
         M = self.M
-        dr = estimate.log_parabola(power[d, r - 1], power[d, r], power[d, r + 1])
-        dd = estimate.log_parabola(power[(d - 1) % M, r], power[d, r], power[(d + 1) % M, r])
-        # range rate from the shifted Doppler bin, folded into [v_min, v_min + 2 v_ua)
-        f = (d + dd - M / 2) * p.prf_hz / M
-        rr = -0.5 * p.wavelength_m * f
-        rr = self.v_min + np.mod(rr - self.v_min, 2.0 * p.unambiguous_velocity_mps)
-        rng_mid = (r + dr) * self.gate_m - self.couple * rr
-        rng_t = rng_mid - rr * self.t_mid
-        var_v = (self.kd / snr + self.bd) * self.vbin ** 2
-        var_r = (self.kr / snr + self.br) * self.gate_m ** 2 + self.couple ** 2 * var_v
+        est = np.empty((4, k))
+        if k:
+            np.log(nb[:6 * k], out=lg[:6 * k])
+            # scalars computed exactly as the numpy expressions they replace, per call
+            # (v_min may be moved between CPIs: IQSensor's slaved velocity gate)
+            clu.peak_estimates(lg, d, r, snr, M, p.prf_hz, -0.5 * p.wavelength_m, self.v_min,
+                               2.0 * p.unambiguous_velocity_mps, self.gate_m, self.couple,
+                               self.t_mid, self.kd, self.bd, self.vbin ** 2, self.kr,
+                               self.br, self.gate_m ** 2, self.couple ** 2, est)
+        rng_t, rr, var_r, var_v = est[0], est[1], est[2], est[3]
         k = d.size
         az = np.full(k, np.nan)
         el = np.full(k, np.nan)
@@ -323,4 +396,4 @@ class DetectionChain:
         return ChainOutput(det, power, noise,
                            extra={"crossings": int(n), "clusters": int(nc), "d": d, "r": r,
                                   "channels": tuple(ch),
-                                  "size": size[:nc][keep]})
+                                  "size": size[sel[:k]]})

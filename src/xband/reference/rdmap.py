@@ -45,3 +45,21 @@ def square_law_cols(X, c_lo, c_hi, out):
     Xc = X[:out.shape[0], c_lo:c_hi]
     out[:, c_lo:c_hi] = (Xc.real.astype(np.float64) ** 2
                          + Xc.imag.astype(np.float64) ** 2).astype(np.float32)
+
+
+def square_law_cols_sub(X, c_lo, c_hi, out, lo, hi, step, sub):
+    """``square_law_cols``, and the cells of out[:, lo:hi][::step, ::step] inside
+    [c_lo, c_hi) copied into ``sub`` at their positions in that subsample's row-major
+    order (blocks of columns covering [lo, hi) fill all of it)."""
+    if step < 1 or lo < 0 or hi > out.shape[1] or hi <= lo:
+        raise ValueError(f"square_law_cols_sub: bad window [{lo}, {hi}) step {step}")
+    rows, ncols = -(-out.shape[0] // step), -(-(hi - lo) // step)
+    if sub.shape[0] < rows * ncols:
+        raise ValueError(f"square_law_cols_sub: sub holds {sub.shape[0]} < {rows * ncols} "
+                         f"cells")
+    square_law_cols(X, c_lo, c_hi, out)
+    cols = np.arange(lo, hi, step)
+    j = np.nonzero((cols >= c_lo) & (cols < c_hi))[0]
+    if j.size:
+        grid = sub[:rows * ncols].reshape(rows, ncols)
+        grid[:, j] = out[::step, cols[j]]
