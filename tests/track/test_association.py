@@ -134,3 +134,24 @@ def test_jpda_matches_brute_force_and_sums_to_one(trial):
     np.testing.assert_allclose(beta.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_allclose(beta, brute_jpda(lik, gated, 0.9, 0.99, 1e-4), atol=1e-12)
     assert np.all(beta[:, :k][~gated] == 0)
+
+
+@pytest.mark.parametrize("trial", range(30))
+def test_gnn_dense_reduction_equals_full_problem(trial, monkeypatch):
+    """Tracks and detections without any pair worth taking are left out of the dense
+    problem: same assignment as the full [C | diag(g)] problem (and the brute-force cost),
+    rows sorted, and such tracks and detections never assigned."""
+    rng = np.random.default_rng(100 + trial)
+    n, k = rng.integers(2, 6), rng.integers(2, 6)
+    cost = rng.exponential(5.0, (n, k))
+    cost[rng.random((n, k)) < 0.3] = np.inf
+    cost[rng.integers(n)] = np.inf                       # a track with no gated detection
+    cost[:, rng.integers(k)] = rng.uniform(20.0, 30.0)   # a detection costing more than g
+    g = rng.uniform(3.0, 12.0, n)
+    r, c = gnn(cost, g)
+    ok = np.isfinite(cost) & (cost < g[:, None])
+    rf, cf = association._gnn_dense(cost, g, ok)           # the unreduced problem
+    assert np.array_equal(r, rf) and np.array_equal(c, cf)
+    assert np.all(np.diff(r) > 0) and np.all(ok[r, c])
+    got = cost[r, c].sum() + g[np.setdiff1d(np.arange(n), r)].sum()
+    assert got == pytest.approx(brute_gnn(cost, g)[0], rel=1e-12)

@@ -167,3 +167,84 @@ def test_plots_without_range_rate_are_tracked(rng, backend):
                      snr=[10.0], R=R)
     tracker.step(bad, t + 0.5)
     assert tracker.stats["rejected_nonfinite"] == 1
+
+
+def test_bookkeeping_grows_keeps_ids_and_never_aliases(rng, backend):
+    """Many initiations (past the bookkeeping block's first capacity) and deletions: ids
+    unique, increasing with initiation and never reused; returned Tracks own their arrays."""
+    tracker = Tracker(TrackerConfig())
+    radar = Radar(false_alarms_per_scan=40.0)
+    p = np.array([[6000.0, 7000.0, 1500.0]])
+    v = np.array([[-120.0, -90.0, 0.0]])
+    seen, last_max = set(), 0
+    for tr, _ in _fly(rng, tracker, radar, p, v, 30):
+        assert tr.confirmed.dtype == bool and tr.id.dtype == np.int64
+        assert np.unique(tr.id).size == tr.id.size
+        new = set(tr.id.tolist()) - seen
+        assert all(i > last_max for i in new)           # fresh ids only, increasing
+        last_max = max([last_max, *new])
+        seen |= new
+        before = tracker.id.copy()
+        tr.id[:] = -1                                    # the caller's copy, not the state
+        tr.confirmed[:] = True
+        assert np.array_equal(tracker.id, before)
+        assert tracker.confirmed.sum() <= 1            # only the one target confirms
+    assert tracker.stats["initiated"] == last_max > 16 and tracker.stats["deleted"] > 0
+    assert tracker._book.shape[1] >= tracker.bank.n == tracker.id.size
+
+
+def test_filter_wrappers_lean_and_converting_paths_agree(rng, backend):
+    """The wrappers' lean path (already contiguous float64) and their converting path
+    (lists, float32, non-contiguous views, R shared as (m, m)) give the same bits; bad
+    indices still raise."""
+    from xband.track import filters
+    from xband.track.models import cv_matrices
+
+    F, Q = cv_matrices(0.1, 5.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    R = np.diag([25.0, 16.0, 9.0])
+    for n in (1, 7):
+        x0 = rng.normal(size=(n, 6)) * 100
+        P0 = np.tile(np.eye(6) * 50.0, (n, 1, 1))
+        z = rng.normal(size=(n, 3)) * 100
+        xa, Pa, xb, Pb = x0.copy(), P0.copy(), x0.copy(), P0.copy()
+        filters.predict(xa, Pa, F, Q)
+        filters.predict(xb, Pb, F.tolist(), np.asfortranarray(Q))
+        ra = filters.update(xa, Pa, z, H, np.ascontiguousarray(np.broadcast_to(R, (n, 3, 3))))
+        zz = np.empty((n, 6))[:, ::2]
+        zz[:] = z
+        rb = filters.update(xb, Pb, zz, H.astype(np.float32).astype(np.float64).tolist(), R)
+        assert np.array_equal(xa, xb) and np.array_equal(Pa, Pb)
+        for a, b in zip(ra, rb):
+            assert np.array_equal(a, b)
+    x = rng.normal(size=(5, 6)) * 1e3
+    P = np.tile(np.eye(6) * 100.0, (5, 1, 1))
+    zs = np.tile([5e3, 0.3, 0.1, 10.0], (2, 1))
+    Rs = np.tile(np.diag([25.0, 1e-6, 1e-6, 1.0]), (2, 1, 1))
+    for idx, msg in (([3, 3], "only once"), ([4, 5], "indices"), ([-1, 2], "indices")):
+        with pytest.raises(InputError, match=msg):
+            filters.update_spherical(x.copy(), P.copy(), np.array(idx), zs, Rs)
+    # unsorted but unique indices are fine, and equal the sorted call row by row
+    xa, Pa, xb, Pb = x.copy(), P.copy(), x.copy(), P.copy()
+    zs2 = zs + [[0, 0, 0, 0], [100.0, 0.01, 0, 0]]
+    na = filters.update_spherical(xa, Pa, [4, 1], zs2, Rs)[0]
+    nb = filters.update_spherical(xb, Pb, np.array([1, 4]), zs2[::-1], Rs)[0]
+    assert np.array_equal(xa, xb) and np.array_equal(Pa, Pb) and np.array_equal(na, nb[::-1])
+    # a scalar gate and the same gate per detection
+    g1 = filters.gate_spherical(x, P, zs2, Rs, 9.0)
+    g2 = filters.gate_spherical(x, P, zs2, Rs, np.full(2, 9.0))
+    assert np.array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("filt", ["ekf", "imm"])
+def test_converted_measurement_update_tracks(rng, filt):
+    """``[tracker] update = "cmkf"`` (track.converted) runs through the whole tracker."""
+    from dataclasses import replace
+
+    p, v = np.array([[8000.0, 12000.0, 2000.0]]), np.array([[-150.0, -100.0, 0.0]])
+    tracker = Tracker(replace(TrackerConfig(), filter=filt, update="cmkf"))
+    hist = _fly(rng, tracker, Radar(p_detection=1.0, false_alarms_per_scan=0.0), p, v, 60)
+    tracks, pos = hist[-1]
+    conf = tracks.take(tracks.confirmed)
+    assert len(conf) == 1 and np.linalg.norm(conf.x[0, :3] - pos[0]) < 40.0
+    assert np.linalg.norm(conf.x[0, 3:6] - v[0]) < 15.0

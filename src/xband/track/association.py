@@ -43,7 +43,7 @@ def _gnn_dense(cost, g, ok):
     big = 1e12 + 10.0 * (np.abs(cost[ok]).sum() + np.abs(g).sum())
     C = np.full((n, k + n), big)
     C[:, :k] = np.where(ok, cost, big)
-    C[np.arange(n), k + np.arange(n)] = g
+    C.reshape(-1)[k::k + n + 1] = g                   # C[i, k + i] = g[i]
     r, c = linear_sum_assignment(C)
     take = (c < k) & (C[r, c] < big)
     return r[take].astype(np.int64), c[take].astype(np.int64)
@@ -63,11 +63,22 @@ def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     n, k = cost.shape
     if n == 0 or k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    g = np.ascontiguousarray(np.broadcast_to(np.asarray(miss_cost, float), (n,)))
+    g = np.asarray(miss_cost, float)
+    g = np.full(n, g) if g.ndim == 0 else np.ascontiguousarray(np.broadcast_to(g, (n,)))
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(cost) & (cost < g[:, None])
     if n * k <= GNN_DENSE_MAX:
-        return _gnn_dense(cost, g, ok)
+        # a track without a pair worth taking keeps its miss, a detection in no such pair
+        # stays free: solve over the others only (the same optimum, a smaller matrix)
+        rt, cd = ok.any(axis=1), ok.any(axis=0)
+        if rt.all() and cd.all():
+            return _gnn_dense(cost, g, ok)
+        rt, cd = np.flatnonzero(rt), np.flatnonzero(cd)
+        if rt.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        sub = np.ix_(rt, cd)
+        r, c = _gnn_dense(cost[sub], g[rt], ok[sub])
+        return rt[r], cd[c]
     ti, dj = np.nonzero(ok)
     return _gnn_components(ti, dj, cost[ti, dj], g, n, k)
 
@@ -119,7 +130,8 @@ def gnn_pairs(ti, dj, cost, n: int, k: int, miss_cost) -> tuple[np.ndarray, np.n
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     if ti.size and (ti.min() < 0 or ti.max() >= n or dj.min() < 0 or dj.max() >= k):
         raise InputError(f"gnn_pairs: pair indices outside {n} tracks × {k} detections")
-    g = np.ascontiguousarray(np.broadcast_to(np.asarray(miss_cost, float), (n,)))
+    g = np.asarray(miss_cost, float)
+    g = np.full(n, g) if g.ndim == 0 else np.ascontiguousarray(np.broadcast_to(g, (n,)))
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(cost) & (cost < g[ti])
     ti, dj, cost = ti[ok], dj[ok], cost[ok]

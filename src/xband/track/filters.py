@@ -16,7 +16,19 @@ UPDATED, SKIP_NONFINITE, SKIP_SINGULAR = 0, 1, 2
 MAX_DIM = 12
 
 
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
 def _state(x, P):
+    # lean path: attribute checks only (no conversions); anything unusual takes the full
+    # checks below, which name what is wrong
+    if (type(x) is np.ndarray and type(P) is np.ndarray and x.dtype is _F64
+            and P.dtype is _F64 and x.ndim == 2):
+        n, d = x.shape
+        if (1 <= d <= MAX_DIM and P.shape == (n, d, d) and x.flags.carray
+                and P.flags.carray):
+            return n, d
     if not (isinstance(x, np.ndarray) and x.dtype == np.float64 and x.ndim == 2
             and x.flags.c_contiguous and x.flags.writeable):
         raise InputError("x: expected a writable C-contiguous float64 array (n, d)")
@@ -30,16 +42,25 @@ def _state(x, P):
 
 
 def _mat(name, a, shape):
+    # an array that already fits is used as it is (what np.ascontiguousarray returns too)
+    if (type(a) is np.ndarray and a.dtype is _F64 and a.shape == shape
+            and a.flags.c_contiguous):
+        return a
     a = np.ascontiguousarray(a, np.float64)
     if a.shape != shape:
         raise InputError(f"{name}: expected shape {shape}, got {a.shape}")
     return a
 
 
+def _kalman():
+    mod = _kernels._state["mods"].get("kalman")
+    return mod if mod is not None else _kernels.get("kalman")
+
+
 def predict(x: np.ndarray, P: np.ndarray, F, Q) -> None:
     """x (n, d), P (n, d, d) ← F x, F P Fᵀ + Q, in place (F, Q shared by the batch)."""
     _, d = _state(x, P)
-    _kernels.get("kalman").kf_predict(x, P, _mat("F", F, (d, d)), _mat("Q", Q, (d, d)))
+    _kalman().kf_predict(x, P, _mat("F", F, (d, d)), _mat("Q", Q, (d, d)))
 
 
 def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarray]:
@@ -47,14 +68,22 @@ def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarra
 
     Returns (nis, loglik, status), each (n,)."""
     n, d = _state(x, P)
-    z = np.ascontiguousarray(z, np.float64)
+    if not (type(z) is np.ndarray and z.dtype is _F64 and z.ndim == 2
+            and z.flags.c_contiguous):
+        z = np.ascontiguousarray(z, np.float64)
     if z.ndim != 2 or z.shape[0] != n or not 1 <= z.shape[1] <= 4:
         raise InputError(f"z: expected shape ({n}, m) with m in 1..4, got {z.shape}")
     m = z.shape[1]
     H = _mat("H", H, (m, d))
-    R = np.ascontiguousarray(np.broadcast_to(np.asarray(R, np.float64), (n, m, m)))
+    if not (type(R) is np.ndarray and R.dtype is _F64 and R.shape == (n, m, m)
+            and R.flags.c_contiguous):
+        R = np.asarray(R, np.float64)
+        if R.shape == (m, m) and n == 1:     # one track: a view, no broadcast copy
+            R = np.ascontiguousarray(R).reshape(1, m, m)
+        else:
+            R = np.ascontiguousarray(np.broadcast_to(R, (n, m, m)))
     nis, loglik, status = np.empty(n), np.empty(n), np.empty(n, np.int8)
-    _kernels.get("kalman").kf_update(x, P, z, H, R, nis, loglik, status)
+    _kalman().kf_update(x, P, z, H, R, nis, loglik, status)
     return nis, loglik, status
 
 
@@ -72,25 +101,47 @@ def update_spherical(x, P, idx, z, R, method: str = "ekf", ukf_params=UKF_PARAMS
     if d < 6:
         raise InputError(f"x: the spherical measurement needs position and velocity (d >= 6), "
                          f"got d = {d}")
-    idx = np.ascontiguousarray(idx, np.int64)
+    if not (type(idx) is np.ndarray and idx.dtype is _I64 and idx.flags.c_contiguous):
+        idx = np.ascontiguousarray(idx, np.int64)
     k = idx.shape[0]
-    if idx.ndim != 1 or (k and (idx.min() < 0 or idx.max() >= n)):
+    if idx.ndim != 1:
         raise InputError(f"idx: expected 1-D indices into {n} tracks")
-    if k and np.unique(idx).size != k:
-        raise InputError("idx: a track may be updated only once per call")
+    if k:
+        # strictly increasing indices (what GNN and JPDA hand over) are unique and bounded
+        # by their ends: one comparison instead of min, max and np.unique
+        inc = k == 1 or bool((idx[1:] > idx[:-1]).all())
+        lo, hi = (idx[0], idx[k - 1]) if inc else (idx.min(), idx.max())
+        if lo < 0 or hi >= n:
+            raise InputError(f"idx: expected 1-D indices into {n} tracks")
+        if not inc and np.unique(idx).size != k:
+            raise InputError("idx: a track may be updated only once per call")
     z = _mat("z", z, (k, 4))
     R = _mat("R", R, (k, 4, 4))
     nis, loglik, status = np.empty(k), np.empty(k), np.empty(k, np.int8)
     if method == "ekf":
-        _kernels.get("kalman").ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
+        _kalman().ekf_update_sph(x, P, idx, z, R, nis, loglik, status)
     elif method == "ukf":
         a, b, kap = (float(v) for v in ukf_params)
         if not (a > 0 and x.shape[1] + a * a * (x.shape[1] + kap) - x.shape[1] > 0):
             raise InputError(f"ukf_params: need alpha > 0 and d + lambda > 0, got {ukf_params}")
-        _kernels.get("kalman").ukf_update_sph(x, P, idx, z, R, a, b, kap, nis, loglik, status)
+        _kalman().ukf_update_sph(x, P, idx, z, R, a, b, kap, nis, loglik, status)
     else:
         raise InputError(f"method: expected 'ekf' or 'ukf', got {method!r}")
     return nis, loglik, status
+
+
+def _dets(z, R, gate):
+    """Spherical detections z (k, 4), R (k, 4, 4) and gates (k,) as contiguous float64."""
+    if not (type(z) is np.ndarray and z.dtype is _F64 and z.ndim == 2):
+        z = np.ascontiguousarray(z, np.float64)
+    k = z.shape[0] if z.ndim == 2 else -1
+    z = _mat("z", z, (k, 4))
+    R = _mat("R", R, (k, 4, 4))
+    if not (type(gate) is np.ndarray and gate.dtype is _F64 and gate.shape == (k,)
+            and gate.flags.c_contiguous):
+        gate = np.ascontiguousarray(np.broadcast_to(np.inf if gate is None else gate, (k,)),
+                                    np.float64)
+    return z, R, gate
 
 
 def gate_spherical(x, P, z, R, gate=None, with_loglik: bool = False):
@@ -98,14 +149,10 @@ def gate_spherical(x, P, z, R, gate=None, with_loglik: bool = False):
     ``gate`` (scalar or (n_dets,); default: no gate), +inf beyond or where unusable; with
     ``with_loglik`` also the gated pairs' log-likelihoods (−inf elsewhere)."""
     n, _ = _state(x, P)
-    z = np.ascontiguousarray(z, np.float64)
-    k = z.shape[0] if z.ndim == 2 else -1
-    z = _mat("z", z, (k, 4))
-    R = _mat("R", R, (k, 4, 4))
-    g = np.ascontiguousarray(np.broadcast_to(np.inf if gate is None else gate, (k,)),
-                             np.float64)
+    z, R, g = _dets(z, R, gate)
+    k = z.shape[0]
     out, ll = np.empty((n, k)), np.empty((n, k))
-    _kernels.get("kalman").sph_gate(x, P, z, R, g, out, ll)
+    _kalman().sph_gate(x, P, z, R, g, out, ll)
     return (out, ll) if with_loglik else out
 
 
@@ -125,18 +172,14 @@ def gate_spherical_pairs(x, P, z, R, gate=None):
     holds fewer (see ``sph_gate_pairs``); NIS and log-likelihoods are those of
     ``gate_spherical`` to the bit."""
     n, _ = _state(x, P)
-    z = np.ascontiguousarray(z, np.float64)
-    k = z.shape[0] if z.ndim == 2 else -1
-    z = _mat("z", z, (k, 4))
-    R = _mat("R", R, (k, 4, 4))
-    g = np.ascontiguousarray(np.broadcast_to(np.inf if gate is None else gate, (k,)),
-                             np.float64)
+    z, R, g = _dets(z, R, gate)
+    k = z.shape[0]
     order, nr = _sorted_usable(z[:, 0], np.isfinite(R[:, 0, 0]))
     az = z[:, 1]
     with np.errstate(invalid="ignore"):
         az_ok = np.isfinite(R[:, 1, 1]) & (np.abs(az) <= np.pi)
     order_az, na = _sorted_usable(az, az_ok)
-    kern = _kernels.get("kalman")
+    kern = _kalman()
     cap = 4 * (n + k) + 16
     while True:
         ti, dj = np.empty(cap, np.int64), np.empty(cap, np.int64)

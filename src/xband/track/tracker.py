@@ -4,7 +4,8 @@ delete → initiate, over arrays of tracks.
 * Filter: an IMM over the configured motion models (default CV, CA and coordinated turn,
   ``[tracker] filter = "imm"``) or a single constant-velocity EKF (``filter = "ekf"``),
   all on spherical measurements with Joseph-form EKF updates (or unscented ones,
-  ``update = "ukf"``) in the batched kernels
+  ``update = "ukf"``, or converted-measurement ones, ``update = "cmkf"``: track.converted)
+  in the batched kernels
   (track.imm, track.models, ext/kalman.pyx). Gating uses the combined estimate.
 * Gating: ellipsoidal χ² gate on the normalised innovation squared, with the gate
   probability of ``[tracker] gate_probability`` and as many degrees of freedom as the
@@ -41,7 +42,8 @@ from ..errors import InputError
 from ..radar.measure import cart_of
 from ..types import Detections, Tracks
 from . import filters  # noqa: F401  (status codes)
-from .association import gnn, gnn_pairs, jpda_probabilities
+from .association import gnn, gnn_pairs
+from .jpda import jpda_probabilities
 from .imm import IMM, SingleModel
 from .models import ModelSpec
 
@@ -74,10 +76,12 @@ def _sph_pos_cov(z: np.ndarray, R: np.ndarray) -> np.ndarray:
     by first-order propagation J R_pos Jᵀ, J = ∂(x, y, z)/∂(r, az, el)."""
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ca, sa, ce, se = np.cos(az), np.sin(az), np.cos(el), np.sin(el)
-    J = np.zeros((z.shape[0], 3, 3))
-    J[:, 0, 0], J[:, 0, 1], J[:, 0, 2] = ce * sa, r * ce * ca, -r * se * sa
-    J[:, 1, 0], J[:, 1, 1], J[:, 1, 2] = ce * ca, -r * ce * sa, -r * se * ca
-    J[:, 2, 0], J[:, 2, 2] = se, r * ce
+    # the products of the plain formulas, shared where they coincide to the bit
+    # ((-r)·c = -(r·c) exactly); J filled row-major in one stack
+    rce, nrse = r * ce, -r * se
+    J = np.stack([ce * sa, rce * ca, nrse * sa,
+                  ce * ca, -rce * sa, nrse * ca,
+                  se, np.zeros_like(r), rce], axis=1).reshape(-1, 3, 3)
     return J @ R[:, :3, :3] @ np.swapaxes(J, 1, 2)
 
 
@@ -88,11 +92,11 @@ class Tracker:
     def __init__(self, cfg: TrackerConfig):
         self.cfg = cfg
         self.bank = make_bank(cfg)
-        self.id = np.zeros(0, np.int64)
-        self.hits = np.zeros(0, np.int64)        # bit k: hit k scans ago (bit 0 = this scan)
-        self.age = np.zeros(0, np.int64)         # scans since initiation
-        self.misses = np.zeros(0, np.int64)      # consecutive misses
-        self.confirmed = np.zeros(0, bool)
+        # per-track bookkeeping in one preallocated block, grown geometrically: rows id,
+        # hits (bit k: hit k scans ago, bit 0 = this scan), age (scans since initiation),
+        # misses (consecutive), confirmed (0/1); columns 0..n-1 are the live tracks
+        self._book = np.zeros((5, 16), np.int64)
+        self._n = 0
         self.t = None
         self._next_id = 1
         self._window = (1 << cfg.confirm_n) - 1
@@ -102,18 +106,40 @@ class Tracker:
                       "jpda_fallbacks": 0}
 
     # ------------------------------------------------------------------ helpers
+    # views of the bookkeeping block (live tracks only)
+    id = property(lambda self: self._book[0, :self._n])
+    hits = property(lambda self: self._book[1, :self._n])
+    age = property(lambda self: self._book[2, :self._n])
+    misses = property(lambda self: self._book[3, :self._n])
+    confirmed = property(lambda self: self._book[4, :self._n].astype(bool))
+
     def _keep(self, mask: np.ndarray) -> None:
         self.bank.keep(mask)
-        for name in ("id", "hits", "age", "misses", "confirmed"):
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[mask]))
+        kept = self._book[:, :self._n][:, mask]
+        self._n = kept.shape[1]
+        self._book[:, :self._n] = kept
+
+    def _grow(self, m: int) -> None:
+        """Room for m more tracks in the bookkeeping block (capacity doubled as needed)."""
+        need = self._n + m
+        cap = self._book.shape[1]
+        if need > cap:
+            book = np.zeros((5, max(need, 2 * cap)), np.int64)
+            book[:, :self._n] = self._book[:, :self._n]
+            self._book = book
 
     def tracks(self) -> Tracks:
         """Every live track at the last scan time (combined estimate, mode probabilities)."""
-        n = self.id.shape[0]
+        n = self._n
         x, P, mu = self.bank.estimate()
-        return Tracks(id=self.id.copy(), t=np.full(n, self.t if self.t is not None else 0.0),
-                      x=x.copy(), P=P.copy(), confirmed=self.confirmed.copy(),
-                      mode_probs=mu.copy())
+        # fresh C-contiguous copies of arrays the tracker owns, of the documented dtypes
+        # and shapes: built without Tracks' own coercion and checks (the same arrays)
+        tr = Tracks.__new__(Tracks)
+        tr.id = self._book[0, :n].copy()
+        tr.t = np.full(n, self.t if self.t is not None else 0.0)
+        tr.x, tr.P, tr.mode_probs = x.copy(), P.copy(), mu.copy()
+        tr.confirmed = self._book[4, :n].astype(bool)
+        return tr
 
     # ------------------------------------------------------------------ the loop
     def step(self, dets: Detections, t: float | None = None) -> Tracks:
@@ -125,17 +151,21 @@ class Tracker:
         if self.t is not None and t < self.t:
             raise InputError(f"Tracker.step: scan time {t} s is before the last one {self.t} s")
         cfg = self.cfg
-        z, R = dets.z, dets.R
+        R = dets.R
+        z = np.empty((R.shape[0], 4))            # dets.z without np.stack's overhead
+        z[:, 0], z[:, 1], z[:, 2], z[:, 3] = dets.range, dets.az, dets.el, dets.range_rate
         # range must be there; angles and range rate may be missing (NaN: a sum-only
         # receiver, a plot without a Doppler measurement) and are then left out of the
         # gate and the update; ±inf anywhere, or a present component without a finite
         # variance, rejects the detection
         comp = np.isfinite(z)
         var_ok = np.isfinite(np.diagonal(R, axis1=1, axis2=2))
-        finite = (comp[:, 0] & np.all(comp | np.isnan(z), axis=1)
-                  & np.all(var_ok | ~comp, axis=1))
-        self.stats["rejected_nonfinite"] += int((~finite).sum())
-        z, R = z[finite], R[finite]
+        complete = bool(comp.all() and var_ok.all())    # the usual scan: nothing to drop
+        if not complete:
+            finite = (comp[:, 0] & np.all(comp | np.isnan(z), axis=1)
+                      & np.all(var_ok | ~comp, axis=1))
+            self.stats["rejected_nonfinite"] += int((~finite).sum())
+            z, R, comp = z[finite], R[finite], comp[finite]
 
         # predict every track to the scan time
         if self.t is not None and self.bank.n and t > self.t:
@@ -147,8 +177,10 @@ class Tracker:
         assigned_det = np.zeros(k, bool)
         hit = np.zeros(n, bool)
         if n and k:
-            dof = np.maximum(np.sum(np.isfinite(z), axis=1), 1)
-            gate = self._gates[dof]
+            if complete:
+                gate = np.full(k, self._gates[4])
+            else:
+                gate = self._gates[np.maximum(np.sum(comp, axis=1), 1)]
             if cfg.association == "jpda":
                 nis, ll = self.bank.gate_spherical(z, R, gate, with_loglik=True)
                 inside = nis <= gate[None, :]
@@ -173,29 +205,43 @@ class Tracker:
                 if rows.size:
                     status = self.bank.update_spherical(rows, z[cols], R[cols])
                     done = status == filters.UPDATED
-                    self.stats["updates"] += int(done.sum())
-                    self.stats["skipped_updates"] += int((~done).sum())
-                    hit[rows[done]] = True
+                    nd = int(np.count_nonzero(done))
+                    self.stats["updates"] += nd
+                    self.stats["skipped_updates"] += rows.size - nd
+                    hit[rows[done] if nd < rows.size else rows] = True
                     assigned_det[cols] = True
 
-        # track management
-        self.hits = ((self.hits << 1) | hit) & self._window
-        self.age += 1
-        self.misses = np.where(hit, 0, self.misses + 1)
-        score = np.bitwise_count(self.hits).astype(np.int64)
-        newly = ~self.confirmed & (score >= cfg.confirm_m)
-        self.confirmed = self.confirmed | newly
-        self.stats["confirmed"] += int(newly.sum())
+        # track management, in place on the bookkeeping block
+        book = self._book[:, :n]
+        hits, age, misses, conf = book[1], book[2], book[3], book[4]
+        hits <<= 1
+        hits |= hit
+        hits &= self._window
+        age += 1
+        misses += 1
+        misses[hit] = 0
+        score = np.bitwise_count(hits)
+        newly = score >= cfg.confirm_m
+        newly &= conf == 0
+        nnew = int(np.count_nonzero(newly))
+        if nnew:
+            conf[newly] = 1
+            self.stats["confirmed"] += nnew
+        confirmed = conf.astype(bool)
         # scans seen = age + 1 (the initiating scan counts); those left in the window:
-        window_left = np.maximum(cfg.confirm_n - self.age - 1, 0)
-        hopeless = ~self.confirmed & (score + window_left < cfg.confirm_m)
-        P_est = self.bank.estimate()[1]
-        pos_sigma = np.sqrt(np.trace(P_est[:, :3, :3], axis1=1, axis2=2)) if n else np.zeros(0)
-        lost = self.confirmed & ((self.misses >= cfg.delete_misses)
-                                 | (pos_sigma > cfg.delete_sigma_m))
-        drop = hopeless | lost
-        self.stats["deleted"] += int(drop.sum())
-        if drop.any():
+        window_left = np.maximum(cfg.confirm_n - 1 - age, 0)
+        window_left += score
+        drop = window_left < cfg.confirm_m
+        drop &= ~confirmed                                   # hopeless tentative tracks
+        if n:
+            P_est = self.bank.estimate()[1]
+            pos_sigma = np.sqrt(np.trace(P_est[:, :3, :3], axis1=1, axis2=2))
+            lost = (misses >= cfg.delete_misses) | (pos_sigma > cfg.delete_sigma_m)
+            lost &= confirmed
+            drop |= lost
+        ndrop = int(np.count_nonzero(drop))
+        self.stats["deleted"] += ndrop
+        if ndrop:
             self._keep(~drop)
 
         # initiate from unassociated detections with usable angles
@@ -233,12 +279,12 @@ class Tracker:
         Ps = np.zeros((m, DIM, DIM))
         Ps[:, :3, :3] = _sph_pos_cov(z, R)
         Ps[:, 3:, 3:] = np.eye(3) * self.cfg.init_speed_sigma_mps ** 2
-        ids = np.arange(self._next_id, self._next_id + m, dtype=np.int64)
-        self._next_id += m
         self.bank.add(xs, Ps)
-        self.id = np.concatenate([self.id, ids])
-        self.hits = np.concatenate([self.hits, np.ones(m, np.int64)])
-        self.age = np.concatenate([self.age, np.zeros(m, np.int64)])
-        self.misses = np.concatenate([self.misses, np.zeros(m, np.int64)])
-        self.confirmed = np.concatenate([self.confirmed, np.zeros(m, bool)])
+        self._grow(m)
+        new = self._book[:, self._n:self._n + m]
+        new[0] = np.arange(self._next_id, self._next_id + m, dtype=np.int64)
+        new[1] = 1
+        new[2:] = 0
+        self._n += m
+        self._next_id += m
         self.stats["initiated"] += m
