@@ -49,21 +49,21 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="xband",
+        prog="xband", allow_abbrev=False,
         description="Pulse-Doppler radar → tracks → intercept guidance, in simulation and "
                     "in the loop with hardware.")
     ap.add_argument("--version", action="version", version=f"xband {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    p = sub.add_parser("demo", help="run the built-in default engagement end to end")
+    p = sub.add_parser("demo", allow_abbrev=False, help="run the built-in default engagement end to end")
     _add_run_flags(p)
-    p = sub.add_parser("run", help="run the engagement of a scenario file (TOML)")
+    p = sub.add_parser("run", allow_abbrev=False, help="run the engagement of a scenario file (TOML)")
     p.add_argument("scenario", metavar="SCENARIO.toml")
     _add_run_flags(p)
-    p = sub.add_parser("scenario", help="print the default scenario or describe every key")
+    p = sub.add_parser("scenario", allow_abbrev=False, help="print the default scenario or describe every key")
     p.add_argument("--describe", action="store_true", help="every key with type and range")
     for mod in _plugin_commands():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP, allow_abbrev=False)
         mod.add_arguments(p)
         p.set_defaults(_plugin=mod)
     return ap
@@ -193,6 +193,11 @@ def main(argv=None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:               # an output path that cannot be made or written
+        where = exc.filename if exc.filename is not None else ""
+        print(f"xband: error: {where}{': ' if where else ''}{exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cfar", default="ca", choices=("ca", "go", "so", "os"))
     p.add_argument("--pfa", type=float, default=1e-6)
+    p.add_argument("--v-min", type=float, metavar="MPS",
+                   help="lower edge of the folded range-rate window [v_min, v_min + 2 v_ua) "
+                        "(default: a recording's xband:v_min_mps per CPI, else −v_ua)")
 
 
 def write_csv(path, dets) -> None:
@@ -58,6 +61,8 @@ def run(args) -> int:
         raise ConfigError(f"--cpis: must be >= 1, got {args.cpis}")
     if not (0.0 < args.pfa < 1.0):
         raise ConfigError(f"--pfa: must be in (0, 1), got {args.pfa}")
+    if args.v_min is not None and not np.isfinite(args.v_min):
+        raise ConfigError(f"--v-min: must be a finite speed (m/s), got {args.v_min}")
     if args.sigmf:
         from ..io.sigmf import read_sigmf
 
@@ -65,6 +70,7 @@ def run(args) -> int:
         p = rec.params
         source = rec.cpis()
         n_cpis, origin = rec.n_cpis, str(args.sigmf)
+        v_mins = [rec.v_min_of(i) for i in range(rec.n_cpis)]
     else:
         p = RadarParams.small() if args.small else RadarParams()
         rng = np.random.default_rng(args.seed)
@@ -79,9 +85,12 @@ def run(args) -> int:
                 yield synthesize(p, t, pi, vel, [1.0, 0.5], rng, pointing=pt), pt
 
         source, n_cpis, origin = simulate(), args.cpis, "simulation"
-    chain = DetectionChain(p, DetectConfig(cfar=args.cfar, pfa=args.pfa))
+        v_mins = [None] * args.cpis
+    chain = DetectionChain(p, DetectConfig(cfar=args.cfar, pfa=args.pfa, v_min_mps=args.v_min))
     parts, first, t_proc = [], None, 0.0
-    for cube, pt in source:
+    for k, (cube, pt) in enumerate(source):
+        if args.v_min is None and v_mins[k] is not None:   # the radar's window, recorded
+            chain.v_min = v_mins[k]
         t0 = time.perf_counter()
         out = chain.process(cube, pt)
         t_proc += time.perf_counter() - t0

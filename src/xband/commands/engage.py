@@ -37,7 +37,8 @@ def add_arguments(p) -> None:
                    "(default 0, or the scenario's)")
     p.add_argument("--heading-error", type=float, help="launch heading error (rad) (default -0.35)")
     p.add_argument("--target-accel", type=float,
-                   help="target maneuver (m/s²): a step at t = 0 normal to the line of sight")
+                   help="target maneuver (m/s²) normal to the line of sight: a step at t = 0, or "
+                        "the amplitude of --maneuver weave")
     p.add_argument("--speed", type=float, help="interceptor speed (m/s) (default 900)")
     p.add_argument("--target-speed", type=float, help="target speed (m/s) (default 300)")
     p.add_argument("--range", type=float, help="initial range (m) (default 12000)")
@@ -104,6 +105,10 @@ def run(args) -> int:
     maneuver = args.maneuver
     if maneuver is None and args.target_accel:
         maneuver = "step"
+    if not args.scenario and maneuver in ("step", "weave") and not args.target_accel:
+        raise ConfigError(f"--maneuver {maneuver}: needs a nonzero --target-accel "
+                          f"({'the weave amplitude' if maneuver == 'weave' else 'the step'}, "
+                          "m/s²)")
     if args.lag_order is not None and not 1 <= args.lag_order <= 8:
         raise ConfigError(f"--lag-order: must be an integer in [1, 8], got {args.lag_order}")
     common = dict(lag_order=args.lag_order, integrator=args.integrator, gravity=args.gravity)

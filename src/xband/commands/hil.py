@@ -326,6 +326,8 @@ def run(args) -> int:
     for flag in ("socket", "unplug_at"):
         if getattr(args, flag) not in (None, False) and not args.emulate:
             raise ConfigError(f"--{flag.replace('_', '-')}: only with --emulate")
+    if not args.speed >= 0.0:
+        raise ConfigError(f"--speed: must be >= 0 (0: unpaced lock-step), got {args.speed}")
     if args.corrupt and not 0.0 <= args.corrupt < 1.0:
         raise ConfigError(f"--corrupt: must be in [0, 1), got {args.corrupt}")
     sc = load_scenario(args.scenario) if args.scenario else default_scenario()

@@ -76,6 +76,15 @@ def run(args) -> int:
     c = campaign_from_scenario(sc, g, args.runs, seed=args.seed, guidance_on=args.guidance_on,
                                sigma_heading=args.sigma_heading, sigma_pos=args.sigma_pos,
                                start_spread=args.start_spread, weave_period=args.weave_period)
+    name = sc.scenario.name
+    out = Path(args.out)
+    csv = Path(args.results or out / f"{name}-montecarlo.csv")
+    for d in {out, csv.parent}:           # before the campaign, not after it
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"{d}: cannot create the output directory: "
+                              f"{e.strerror or e}") from None
     prog = mc.Progress(c.runs, enabled=not args.no_progress)
     t0 = time.perf_counter()
     if args.dask or args.scheduler:
@@ -86,10 +95,6 @@ def run(args) -> int:
         where = f"local ({args.jobs or 'all'} processes)"
     wall = time.perf_counter() - t0
     s = mc.summarize(res)
-    name = sc.scenario.name
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    csv = Path(args.results or out / f"{name}-montecarlo.csv")
     mc.write_csv(res, csv)
     png = None
     if not args.no_plot:

@@ -32,9 +32,10 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
 
-def simulate_cpis(sc, n: int) -> tuple[list, list, object]:
+def simulate_cpis(sc, n: int) -> tuple[list, list, object, list]:
     """The first ``n`` CPIs the scenario's I/Q sensor synthesises in its closed loop:
-    (cubes, pointings (az, el) per CPI, RadarParams). Fewer if the run ends first."""
+    (cubes, pointings (az, el) per CPI, RadarParams, the chain's range-rate window lower
+    edge v_min per CPI — moved by a slaved velocity gate). Fewer if the run ends first."""
     from .. import pipeline
     from ..errors import ConfigError
     from ..timing import StageTimer
@@ -47,12 +48,13 @@ def simulate_cpis(sc, n: int) -> tuple[list, list, object]:
     eng = pipeline.Engagement(sc, rng_meas, timer)
     host = pipeline.Host(sc, rng_guid, timer)
     chain = eng.sensor.chain
-    cubes, points = [], []
+    cubes, points, vmins = [], [], []
     process = chain.process
 
     def tap(cube, pointing):                  # the sensor's chain sees every CPI
         cubes.append(cube)
         points.append((float(pointing[0]), float(pointing[1])))
+        vmins.append(float(chain.v_min))
         return process(cube, pointing)
 
     chain.process = tap
@@ -61,7 +63,7 @@ def simulate_cpis(sc, n: int) -> tuple[list, list, object]:
             pipeline.step_event(eng, host)
     finally:
         del chain.process                     # back to the class's method
-    return cubes[:n], points[:n], eng.sensor.params
+    return cubes[:n], points[:n], eng.sensor.params, vmins[:n]
 
 
 def run(args) -> int:
@@ -82,11 +84,11 @@ def run(args) -> int:
             raise ConfigError(f"--seed: must be >= 0, got {args.seed}")
         sc = replace(sc, scenario=replace(sc.scenario, seed=args.seed))
     t0 = time.perf_counter()
-    cubes, points, params = simulate_cpis(sc, args.cpis)
+    cubes, points, params, vmins = simulate_cpis(sc, args.cpis)
     if not cubes:
         raise ConfigError(f"scenario {sc.scenario.name!r} ends before its first scan")
     out = Path(args.output) if args.output else Path("xband-out") / f"{sc.scenario.name}"
-    meta = write_sigmf(out, cubes, params, datatype=args.datatype, pointing=points,
+    meta = write_sigmf(out, cubes, params, datatype=args.datatype, pointing=points, v_min=vmins,
                        description=f"xband record-iq: scenario {sc.scenario.name!r}, "
                                    f"seed {sc.scenario.seed}, {len(cubes)} CPIs")
     data = meta.with_name(meta.name[:-len(".sigmf-meta")] + ".sigmf-data")

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -261,11 +262,19 @@ def summarize(res: dict) -> dict:
 
 
 def write_csv(res: dict, path) -> None:
+    """Per-run results as CSV, written to ``PATH.part`` and renamed (never half-written)."""
     cols = ("index",) + FIELDS
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("run,status," + ",".join(cols[2:]) + "\n")
-        for j in range(res["index"].size):
-            vals = [str(int(res["index"][j])), STATUS[int(res["status"][j])]]
-            vals += [repr(float(res[k][j])) if k != "saturated_commands"
-                     else str(int(res[k][j])) for k in cols[2:]]
-            f.write(",".join(vals) + "\n")
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("run,status," + ",".join(cols[2:]) + "\n")
+            for j in range(res["index"].size):
+                vals = [str(int(res["index"][j])), STATUS[int(res["status"][j])]]
+                vals += [repr(float(res[k][j])) if k != "saturated_commands"
+                         else str(int(res[k][j])) for k in cols[2:]]
+                f.write(",".join(vals) + "\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -325,7 +325,7 @@ class Emulator:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m xband.hil.emulator",
+    ap = argparse.ArgumentParser(prog="python -m xband.hil.emulator", allow_abbrev=False,
                                  description="xband device emulator (SENSOR role)")
     ap.add_argument("--scenario", metavar="TOML", help="scenario file (default: the demo's)")
     ap.add_argument("--seed", type=int, help="override [scenario] seed")

@@ -17,7 +17,11 @@ Annotations, one per CPI (written by :func:`write_sigmf`, optional on read):
 * ``core:sample_start``, ``core:sample_count`` — where the CPI lies, in samples (one sample
   = one instant of every channel); ``core:label`` ``"cpi <k>"``;
 * ``xband:cpi_index`` (k, from 0), ``xband:t_s`` (transmission time of the CPI's pulse 0,
-  s from scenario start), ``xband:pointing_rad`` ([az, el] of the beam for that CPI).
+  s from scenario start), ``xband:pointing_rad`` ([az, el] of the beam for that CPI);
+* optional ``xband:v_min_mps``: the lower edge of the folded range-rate window
+  [v_min, v_min + 2·v_ua) the radar's detection chain used for that CPI (a velocity gate
+  slaved to a target moves it), so that ``xband detect --sigmf`` unfolds range rates (and
+  corrects the LFM range-Doppler coupling) as the radar did.
 
 The reader locates CPIs by these annotations (sorted by ``xband:cpi_index``), so CPIs may be
 at any times (a scan's CPI every 50 ms, say) and the beam may move between them; without
@@ -92,10 +96,13 @@ def _pointings(pointing, n: int, path) -> list[tuple[float, float]]:
 
 def write_sigmf(path, cubes, params: RadarParams, *, datatype: str = "cf32_le",
                 pointing=(0.0, 0.0), full_scale: float | None = None,
-                description: str = "xband simulated CPIs") -> Path:
+                description: str = "xband simulated CPIs", v_min=None) -> Path:
     """Write ``cubes`` (CPIs of ``params``, same channels, in order) as
     ``<stem>.sigmf-data`` + ``<stem>.sigmf-meta`` with one annotation per CPI; returns the
-    meta path. ``pointing``: the beam's (az, el) for every CPI, or one pair per CPI."""
+    meta path. ``pointing``: the beam's (az, el) for every CPI, or one pair per CPI.
+    ``v_min``: the lower edge (m/s) of the folded range-rate window the detection chain used
+    for each CPI (a number, or one per CPI; None: not recorded), written as each CPI
+    annotation's ``xband:v_min_mps`` so that a replay unfolds range rates the same way."""
     sigmf, _ = _sigmf()
     if datatype not in DATATYPES:
         raise ConfigError(f"sigmf datatype: expected one of {DATATYPES}, got {datatype!r}")
@@ -111,6 +118,14 @@ def write_sigmf(path, cubes, params: RadarParams, *, datatype: str = "cf32_le",
             raise RecordingError(f"{path}: CPI {k} has shape {c.data.shape}, the radar "
                                  f"parameters give {shape} (channels, pulses, samples)")
     points = _pointings(pointing, len(cubes), path)
+    if v_min is None or np.ndim(v_min) == 0:
+        vmins = [None if v_min is None else float(v_min)] * len(cubes)
+    else:
+        vmins = [float(v) for v in v_min]
+        if len(vmins) != len(cubes):
+            raise RecordingError(f"{path}: {len(vmins)} v_min values for {len(cubes)} CPIs")
+    if any(v is not None and not np.isfinite(v) for v in vmins):
+        raise RecordingError(f"{path}: v_min must be finite")
     nch = len(chans)
     stem = _stem(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -151,10 +166,12 @@ def write_sigmf(path, cubes, params: RadarParams, *, datatype: str = "cf32_le",
     meta = sigmf.SigMFFile(data_file=str(data_path), global_info=glob, skip_checksum=False)
     meta.add_capture(0, metadata={})
     per = params.pulses_per_cpi * params.samples_per_pri
-    for k, (c, pt) in enumerate(zip(cubes, points)):
-        meta.add_annotation(k * per, per, metadata={
-            "core:label": f"cpi {k}", "xband:cpi_index": k, "xband:t_s": float(c.t),
-            "xband:pointing_rad": list(pt)})
+    for k, (c, pt, vm) in enumerate(zip(cubes, points, vmins)):
+        ann = {"core:label": f"cpi {k}", "xband:cpi_index": k, "xband:t_s": float(c.t),
+               "xband:pointing_rad": list(pt)}
+        if vm is not None:
+            ann["xband:v_min_mps"] = vm
+        meta.add_annotation(k * per, per, metadata=ann)
     meta_path = stem.with_name(stem.name + ".sigmf-meta")
     meta.tofile(str(meta_path), skip_validate=True, overwrite=True)
     return meta_path
@@ -262,6 +279,7 @@ class SigmfRecording:
         cpis = [a for a in annotations if "xband:cpi_index" in a]
         if not cpis:                                   # the global layout
             n = self.total_samples // per
+            self._vmins = [None] * n
             return [(k * per, self.t0 + k * p.cpi_duration_s, self.pointing)
                     for k in range(n)]
         out = []
@@ -286,16 +304,29 @@ class SigmfRecording:
                                      f"number, got {t!r}")
             pt = self._pair(a["xband:pointing_rad"], f"{what}: xband:pointing_rad") \
                 if "xband:pointing_rad" in a else self.pointing
-            out.append((k, start, float(t), pt))
+            vm = a.get("xband:v_min_mps")
+            if vm is not None and (not isinstance(vm, (int, float)) or isinstance(vm, bool)
+                                   or not np.isfinite(vm)):
+                raise RecordingError(f"{self.meta_path}: {what}: xband:v_min_mps must be a "
+                                     f"finite number, got {vm!r}")
+            out.append((k, start, float(t), pt, None if vm is None else float(vm)))
         out.sort()
         ks = [o[0] for o in out]
         if len(set(ks)) != len(ks):
             raise RecordingError(f"{self.meta_path}: xband:cpi_index repeated in the CPI "
                                  f"annotations")
         # a CPI cut by the end of the data (an interrupted recording) is not there
-        return [(s, t, pt) for _, s, t, pt in out if s + per <= self.total_samples]
+        whole = [o for o in out if o[1] + per <= self.total_samples]
+        self._vmins = [o[4] for o in whole]
+        return [(s, t, pt) for _, s, t, pt, _ in whole]
 
     # ---------------------------------------------------------------- samples
+    def v_min_of(self, i: int) -> float | None:
+        """The lower edge (m/s) of CPI ``i``'s folded range-rate window as recorded
+        (``xband:v_min_mps``), or None when the recording does not say."""
+        self._check(i)
+        return self._vmins[i]
+
     def pointing_of(self, i: int) -> tuple[float, float]:
         """The beam (az, el) of CPI ``i`` (its annotation, else the global pointing)."""
         self._check(i)
