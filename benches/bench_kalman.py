@@ -127,6 +127,83 @@ def test_kf_cycle_single_track_bare(benchmark):
     benchmark(run)
 
 
+def _single():
+    F, Q = cv_matrices(0.05, 10.0)
+    H = np.hstack([np.eye(3), np.zeros((3, 3))])
+    x, P = np.zeros((1, 6)), np.eye(6)[None] * 100.0
+    z, R = np.array([[1.0, 2.0, 3.0]]), np.diag([25.0, 25.0, 25.0])[None]
+    return F, Q, H, x, P, z, R
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_kf_step_single_track(benchmark, out):
+    """The same cycle in one call: ``track.filters.step`` (fused predict + update, arrays
+    through numpy's C API, the kernel's own checks; bit-identical results), returning new
+    (nis, loglik, status) arrays, or (``out``) writing the caller's."""
+    from xband.track import filters
+
+    F, Q, H, x, P, z, R = _single()
+    benchmark.group = "kf single track (predict+update), per call"
+    benchmark.extra_info.update(n=1, backend="track.filters.step" + (" out=" if out else ""))
+    if out:
+        bufs = (np.empty(1), np.empty(1), np.empty(1, np.int8))
+        benchmark(lambda: filters.step(x, P, F, Q, z, H, R, out=bufs))
+    else:
+        benchmark(filters.step, x, P, F, Q, z, H, R)
+
+
+def test_kf_step_single_track_bare(benchmark):
+    """The compiled ``kf_step`` directly, caller's output arrays."""
+    k = pytest.importorskip("xband._ext.kalman")
+    F, Q, H, x, P, z, R = _single()
+    nis, ll, st = np.empty(1), np.empty(1), np.empty(1, np.int8)
+    benchmark.group = "kf single track (predict+update), per call"
+    benchmark.extra_info.update(n=1, backend="bare kf_step")
+    benchmark(k.kf_step, x, P, F, Q, z, H, R, nis, ll, st)
+
+
+def test_kf_single_track_filterpy(benchmark):
+    """The peer on the same cycle: FilterPy's predict() + update(z) on one KalmanFilter."""
+    kalman = pytest.importorskip("filterpy.kalman")
+    F, Q, H, x, P, z, R = _single()
+    kf = kalman.KalmanFilter(dim_x=6, dim_z=3)
+    kf.F, kf.Q, kf.H, kf.R = F, Q, H, R[0]
+    kf.x, kf.P = x[0].copy(), P[0].copy()
+    z1 = z[0].copy()
+
+    def run():
+        kf.predict()
+        kf.update(z1)
+
+    benchmark.group = "kf single track (predict+update), per call"
+    benchmark.extra_info.update(n=1, backend="filterpy")
+    benchmark(run)
+
+
+@pytest.mark.parametrize("n", sizes(100, 10_000, short=(100,)))
+@pytest.mark.parametrize("how", ["predict+update", "step"])
+def test_kf_cycle_batched(benchmark, rng, n, how):
+    """Batched cycle per track (mean / n) through ``track.filters``: the two calls vs
+    ``step`` on the same arrays (group "kf cycle batched n=…")."""
+    from xband.track import filters
+
+    F, Q, H, _, _, _, R = _single()
+    x, P = _batch(rng, n)
+    z = x[:, :3] + rng.normal(size=(n, 3)) * 5
+    Rb = np.ascontiguousarray(np.broadcast_to(R, (n, 3, 3)))
+
+    def two():
+        filters.predict(x, P, F, Q)
+        filters.update(x, P, z, H, Rb)
+
+    benchmark.group = f"kf cycle batched n={n}"
+    benchmark.extra_info.update(n=n, backend=how)
+    if how == "step":
+        benchmark(filters.step, x, P, F, Q, z, H, Rb)
+    else:
+        benchmark(two)
+
+
 # ----------------------------------------------------------------------------- --compare
 def _compare(path: str) -> None:
     """Side by side in one process: ``track.filters`` and the whole ``Tracker`` of another

@@ -4,10 +4,18 @@
 
 Each `def` validates nothing (the stage modules do) and only releases the GIL around a
 `cdef ... noexcept nogil` body over typed memoryviews; per-track work uses stack buffers.
+The exception is `kf_step` (predict + update for one or a few tracks per call, issue 4):
+acquiring its ten memoryviews would cost more than the arithmetic, so it takes ndarray
+objects through numpy's C API, checks them itself and holds the GIL for small batches; it
+runs the same pointer-level routines (`_kf_predict_p`, `_kf_update_p`) as the two.
 """
 from libc.math cimport atan2, sqrt, isfinite, nearbyint, log, sin, cos, fabs, INFINITY, NAN
 
 from _linalg cimport MAXD, mat_mul, mat_mul_bt, symmetrize, cholesky, chol_solve
+
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef double TWO_PI = 6.283185307179586
 cdef double LOG_2PI = 1.8378770664093453
@@ -66,10 +74,10 @@ cdef inline void _kf_predict_rows(double* x, double* P, Py_ssize_t n, int d, int
                 pt[j * d + i] = s
 
 
-cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
-                      const double[:, ::1] Q) noexcept nogil:
-    cdef Py_ssize_t n = x.shape[0]
-    cdef int d = <int>x.shape[1], i, l, nnz = 0
+cdef void _kf_predict_p(double* x, double* P, Py_ssize_t n, int d, const double* F,
+                        const double* Q) noexcept nogil:
+    # x (n, d), P (n, d, d), F, Q (d, d) as row-major buffers
+    cdef int i, l, nnz = 0
     cdef int nz_i[MAXD * MAXD]
     cdef int nz_l[MAXD * MAXD]
     cdef double nz_v[MAXD * MAXD]
@@ -77,20 +85,27 @@ cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1
         return
     for i in range(d):
         for l in range(d):
-            if F[i, l] != 0.0:
+            if F[i * d + l] != 0.0:
                 nz_i[nnz] = i
                 nz_l[nnz] = l
-                nz_v[nnz] = F[i, l]
+                nz_v[nnz] = F[i * d + l]
                 nnz += 1
     # compile-time state sizes: CV 6, CT 7, CA/Singer 9
     if d == 6:
-        _kf_predict_rows(&x[0, 0], &P[0, 0, 0], n, 6, nnz, nz_i, nz_l, nz_v, &Q[0, 0])
+        _kf_predict_rows(x, P, n, 6, nnz, nz_i, nz_l, nz_v, Q)
     elif d == 7:
-        _kf_predict_rows(&x[0, 0], &P[0, 0, 0], n, 7, nnz, nz_i, nz_l, nz_v, &Q[0, 0])
+        _kf_predict_rows(x, P, n, 7, nnz, nz_i, nz_l, nz_v, Q)
     elif d == 9:
-        _kf_predict_rows(&x[0, 0], &P[0, 0, 0], n, 9, nnz, nz_i, nz_l, nz_v, &Q[0, 0])
+        _kf_predict_rows(x, P, n, 9, nnz, nz_i, nz_l, nz_v, Q)
     else:
-        _kf_predict_rows(&x[0, 0], &P[0, 0, 0], n, d, nnz, nz_i, nz_l, nz_v, &Q[0, 0])
+        _kf_predict_rows(x, P, n, d, nnz, nz_i, nz_l, nz_v, Q)
+
+
+cdef void _kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
+                      const double[:, ::1] Q) noexcept nogil:
+    if x.shape[0] == 0:
+        return
+    _kf_predict_p(&x[0, 0], &P[0, 0, 0], x.shape[0], <int>x.shape[1], &F[0, 0], &Q[0, 0])
 
 
 def kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
@@ -408,15 +423,16 @@ cdef int _joseph_pos3_d6(double* x, double* P, const double* y, const double* R,
     return _joseph_pos3(x, P, y, R, 6, nis, loglik)
 
 
-cdef int _selection(const double[:, ::1] H, int* sel) noexcept nogil:
-    """1 and sel[a] when every row a of H is a unit row e_sel[a] (distinct), else 0."""
-    cdef int a, j, m = <int>H.shape[0], d = <int>H.shape[1], c
+cdef int _selection(const double* H, int m, int d, int* sel) noexcept nogil:
+    """1 and sel[a] when every row a of H (m×d, row-major) is a unit row e_sel[a]
+    (distinct), else 0."""
+    cdef int a, j, c
     for a in range(m):
         c = -1
         for j in range(d):
-            if H[a, j] == 1.0 and c < 0:
+            if H[a * d + j] == 1.0 and c < 0:
                 c = j
-            elif H[a, j] != 0.0:
+            elif H[a * d + j] != 0.0:
                 return 0
         if c < 0:
             return 0
@@ -475,44 +491,42 @@ cdef inline void _kf_update_sel_rows(double* x, double* P, const double* z, cons
             loglik[t] = NAN
 
 
-cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
-                     const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
-                     double[::1] loglik, signed char[::1] status) noexcept nogil:
-    cdef Py_ssize_t n = x.shape[0], t
-    cdef int d = <int>x.shape[1], m = <int>z.shape[1], i, j
+cdef void _kf_update_p(double* x, double* P, const double* z, const double* H,
+                       const double* R, Py_ssize_t n, int d, int m, double* nis,
+                       double* loglik, signed char* status) noexcept nogil:
+    # x (n, d), P (n, d, d), z (n, m), H (m, d), R (n, m, m) as row-major buffers
+    cdef Py_ssize_t t
+    cdef int i, j
     cdef double y[MAXM]
     cdef int sel[MAXM]
-    cdef int is_sel = _selection(H, sel)
+    cdef int is_sel
     cdef int lead = 1
     cdef double s
     cdef bint ok
     if n == 0:
         return
+    is_sel = _selection(H, m, d, sel)
     if is_sel:
         for i in range(m):
             if sel[i] != i:
                 lead = 0
         # compile-time sizes for position (m = 3) measurements of CV 6 / CT 7 / CA 9 states
         if lead and m == 3 and d == 6:
-            _kf_update_sel_rows(&x[0, 0], &P[0, 0, 0], &z[0, 0], &R[0, 0, 0], n, 6, 3,
-                                XB_LEAD, &nis[0], &loglik[0], &status[0])
+            _kf_update_sel_rows(x, P, z, R, n, 6, 3, XB_LEAD, nis, loglik, status)
         elif lead and m == 3 and d == 7:
-            _kf_update_sel_rows(&x[0, 0], &P[0, 0, 0], &z[0, 0], &R[0, 0, 0], n, 7, 3,
-                                XB_LEAD, &nis[0], &loglik[0], &status[0])
+            _kf_update_sel_rows(x, P, z, R, n, 7, 3, XB_LEAD, nis, loglik, status)
         elif lead and m == 3 and d == 9:
-            _kf_update_sel_rows(&x[0, 0], &P[0, 0, 0], &z[0, 0], &R[0, 0, 0], n, 9, 3,
-                                XB_LEAD, &nis[0], &loglik[0], &status[0])
+            _kf_update_sel_rows(x, P, z, R, n, 9, 3, XB_LEAD, nis, loglik, status)
         else:
-            _kf_update_sel_rows(&x[0, 0], &P[0, 0, 0], &z[0, 0], &R[0, 0, 0], n, d, m,
-                                sel, &nis[0], &loglik[0], &status[0])
+            _kf_update_sel_rows(x, P, z, R, n, d, m, sel, nis, loglik, status)
         return
     for t in range(n):
         ok = True
         for i in range(m):
-            if not isfinite(z[t, i]):
+            if not isfinite(z[t * m + i]):
                 ok = False
             for j in range(m):
-                if not isfinite(R[t, i, j]):
+                if not isfinite(R[t * m * m + i * m + j]):
                     ok = False
         if not ok:
             nis[t] = NAN
@@ -520,15 +534,24 @@ cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1]
             status[t] = SKIP_NONFINITE
             continue
         for i in range(m):
-            s = z[t, i]
+            s = z[t * m + i]
             for j in range(d):
-                s -= H[i, j] * x[t, j]
+                s -= H[i * d + j] * x[t * d + j]
             y[i] = s
-        status[t] = _joseph(&x[t, 0], &P[t, 0, 0], y, &H[0, 0], &R[t, 0, 0], d, m,
+        status[t] = _joseph(x + t * d, P + t * d * d, y, H, R + t * m * m, d, m,
                             &nis[t], &loglik[t])
         if status[t] != UPDATED:
             nis[t] = NAN
             loglik[t] = NAN
+
+
+cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
+                     const double[:, ::1] H, const double[:, :, ::1] R, double[::1] nis,
+                     double[::1] loglik, signed char[::1] status) noexcept nogil:
+    if x.shape[0] == 0:
+        return
+    _kf_update_p(&x[0, 0], &P[0, 0, 0], &z[0, 0], &H[0, 0], &R[0, 0, 0], x.shape[0],
+                 <int>x.shape[1], <int>z.shape[1], &nis[0], &loglik[0], &status[0])
 
 
 def kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
@@ -538,6 +561,94 @@ def kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] z,
     nis (n,), loglik (n,), status (n,) int8 written."""
     with nogil:
         _kf_update(x, P, z, H, R, nis, loglik, status)
+
+
+# ---------------------------------------------------------------- fused single call
+cdef enum:
+    STEP_NOGIL_MIN = 16         # kf_step releases the GIL from this many tracks on
+
+
+cdef char* _arr(object a, int typenum, int ndim, bint writable, str name) except NULL:
+    """The data pointer of ``a``: a C-contiguous, aligned, native-order ndarray of
+    ``typenum`` with ``ndim`` axes (and writable if asked); else an error naming it."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a numpy array, got {type(a).__name__}")
+    arr = <cnp.ndarray>a
+    if cnp.PyArray_TYPE(arr) != typenum:
+        raise ValueError(f"{name}: expected dtype {cnp.PyArray_DescrFromType(typenum)}, "
+                         f"got {a.dtype}")
+    if cnp.PyArray_NDIM(arr) != ndim:
+        raise ValueError(f"{name}: expected {ndim} axes, got shape {a.shape}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
+            and cnp.PyArray_ISALIGNED(arr)):
+        raise ValueError(f"{name}: expected a C-contiguous aligned array in native byte order")
+    if writable and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{name}: expected a writable array")
+    return <char*>cnp.PyArray_DATA(arr)
+
+
+cdef inline Py_ssize_t _dim(object a, int k) noexcept:
+    return cnp.PyArray_DIM(<cnp.ndarray>a, k)
+
+
+def kf_step(x, P, F, Q, z, H, R, nis, loglik, status):
+    """kf_predict(x, P, F, Q) then kf_update(x, P, z, H, R, nis, loglik, status) in one
+    call, bit-identical to the two (the same inner routines). Unlike the other kernels it
+    takes the arrays as ndarray objects (numpy's C API: no memoryview acquisition, ≈ 1 µs
+    less per call for one track) and checks them: dtype float64 (status int8), axes,
+    C-contiguity, writability of x, P, nis, loglik, status, and the shapes x (n, d) with
+    1 ≤ d ≤ 12, P (n, d, d), F, Q (d, d), z (n, m) with 1 ≤ m ≤ 4, H (m, d), R (n, m, m),
+    nis, loglik, status (n,); a TypeError/ValueError names the first bad argument, and
+    nothing is written then. nis, loglik, status given as None are allocated here (n,).
+    Returns (nis, loglik, status). The GIL is released only from 16 tracks on."""
+    cdef double* px = <double*>_arr(x, cnp.NPY_FLOAT64, 2, True, "x")
+    cdef double* pP = <double*>_arr(P, cnp.NPY_FLOAT64, 3, True, "P")
+    cdef const double* pF = <const double*>_arr(F, cnp.NPY_FLOAT64, 2, False, "F")
+    cdef const double* pQ = <const double*>_arr(Q, cnp.NPY_FLOAT64, 2, False, "Q")
+    cdef const double* pz = <const double*>_arr(z, cnp.NPY_FLOAT64, 2, False, "z")
+    cdef const double* pH = <const double*>_arr(H, cnp.NPY_FLOAT64, 2, False, "H")
+    cdef const double* pR = <const double*>_arr(R, cnp.NPY_FLOAT64, 3, False, "R")
+    cdef Py_ssize_t n = _dim(x, 0), d = _dim(x, 1), m = _dim(z, 1)
+    cdef cnp.npy_intp shape[1]
+    shape[0] = n
+    if nis is None:
+        nis = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
+    if loglik is None:
+        loglik = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
+    if status is None:
+        status = cnp.PyArray_EMPTY(1, shape, cnp.NPY_INT8, 0)
+    cdef double* pn = <double*>_arr(nis, cnp.NPY_FLOAT64, 1, True, "nis")
+    cdef double* pl = <double*>_arr(loglik, cnp.NPY_FLOAT64, 1, True, "loglik")
+    cdef signed char* ps = <signed char*>_arr(status, cnp.NPY_INT8, 1, True, "status")
+    if not 1 <= d <= MAXD:
+        raise ValueError(f"x: state dimension must be 1..{MAXD}, got shape {x.shape}")
+    if _dim(P, 0) != n or _dim(P, 1) != d or _dim(P, 2) != d:
+        raise ValueError(f"P: expected shape {(n, d, d)}, got {P.shape}")
+    if _dim(F, 0) != d or _dim(F, 1) != d:
+        raise ValueError(f"F: expected shape {(d, d)}, got {F.shape}")
+    if _dim(Q, 0) != d or _dim(Q, 1) != d:
+        raise ValueError(f"Q: expected shape {(d, d)}, got {Q.shape}")
+    if _dim(z, 0) != n or not 1 <= m <= MAXM:
+        raise ValueError(f"z: expected shape ({n}, m) with m in 1..{MAXM}, got {z.shape}")
+    if _dim(H, 0) != m or _dim(H, 1) != d:
+        raise ValueError(f"H: expected shape {(m, d)}, got {H.shape}")
+    if _dim(R, 0) != n or _dim(R, 1) != m or _dim(R, 2) != m:
+        raise ValueError(f"R: expected shape {(n, m, m)}, got {R.shape}")
+    if _dim(nis, 0) != n:
+        raise ValueError(f"nis: expected shape ({n},), got {nis.shape}")
+    if _dim(loglik, 0) != n:
+        raise ValueError(f"loglik: expected shape ({n},), got {loglik.shape}")
+    if _dim(status, 0) != n:
+        raise ValueError(f"status: expected shape ({n},), got {status.shape}")
+    if n < STEP_NOGIL_MIN:
+        _kf_predict_p(px, pP, n, <int>d, pF, pQ)
+        _kf_update_p(px, pP, pz, pH, pR, n, <int>d, <int>m, pn, pl, ps)
+    else:
+        with nogil:
+            _kf_predict_p(px, pP, n, <int>d, pF, pQ)
+            _kf_update_p(px, pP, pz, pH, pR, n, <int>d, <int>m, pn, pl, ps)
+    return nis, loglik, status
 
 
 # ---------------------------------------------------------------- spherical EKF

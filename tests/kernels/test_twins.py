@@ -135,6 +135,104 @@ def test_kf_update_selection(rng, n, d, perm):
         np.testing.assert_allclose(nis, nis1, rtol=1e-10)
 
 
+def _step_case(rng, n, d, kind):
+    """x, P, F, Q, z, H, R for kf_step: H a position-first selection (the fixed-size
+    path for d = 6, 7, 9), a permuted selection, or a general matrix; rows 1..3 (n > 5)
+    are skipped: a non-finite z, a non-finite R, an indefinite S."""
+    x, P = (states(rng, n, d) if d >= 6 else rng.normal(size=(n, d)) * 100), spd(rng, n, d, 10.0)
+    F = np.eye(d) + 0.1 * rng.normal(size=(d, d))
+    F[rng.random((d, d)) < 0.3] = 0.0      # sparse F, as the CV/CA models
+    Q = spd(rng, 1, d, 0.01)[0]
+    m = min(d, 3)
+    if kind == "general":
+        H = rng.normal(size=(m, d))
+    else:
+        H = np.zeros((m, d))
+        H[np.arange(m), np.arange(m) if kind == "pos" else np.arange(m)[::-1]] = 1.0
+    z = rng.normal(size=(n, m)) * 10 + (x[:, :m] if kind != "general" else 0.0)
+    R = spd(rng, n, m)
+    if n > 5:
+        z[1, 0] = np.nan
+        R[2, 0, m - 1] = np.inf
+        R[3, 0, 0] = -1e9                  # S not positive definite
+    return x, P, F, Q, z, H, R
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("d", [2, 6, 7, 9, 12])
+@pytest.mark.parametrize("kind", ["pos", "sel", "general"])
+def test_kf_step(rng, n, d, kind):
+    """kf_step is kf_predict then kf_update: bit-identical on the compiled side (the same
+    inner routines through numpy's C API instead of memoryviews, with and without the GIL
+    released: n = 64), and equal to the numpy twin's kf_step up to round-off."""
+    x, P, F, Q, z, H, R = _step_case(rng, n, d, kind)
+    x1, P1 = x.copy(), P.copy()
+    nis1, ll1, s1 = np.empty(n), np.empty(n), np.empty(n, np.int8)
+    c_kal.kf_predict(x1, P1, F, Q)
+    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
+    x2, P2 = x.copy(), P.copy()
+    nis2, ll2, s2 = c_kal.kf_step(x2, P2, F, Q, z, H, R, None, None, None)
+    assert nis2.shape == ll2.shape == s2.shape == (n,) and s2.dtype == np.int8
+    for a, b in ((x1, x2), (P1, P2), (nis1, nis2), (ll1, ll2), (s1, s2)):
+        np.testing.assert_array_equal(a, b)            # to the bit (NaN where skipped)
+    out = np.empty(n), np.empty(n), np.empty(n, np.int8)     # caller's outputs
+    x3, P3 = x.copy(), P.copy()
+    got = r_kal.kf_step(x3, P3, F, Q, z, H, R, *out)
+    assert all(g is o for g, o in zip(got, out))
+    np.testing.assert_array_equal(out[2], s1)
+    np.testing.assert_allclose(x3, x1, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(P3, P1, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(out[0], nis1, rtol=1e-9)
+    np.testing.assert_allclose(out[1], ll1, rtol=1e-9)
+    if n > 5:
+        assert list(s1[1:4]) == [r_kal.SKIP_NONFINITE] * 2 + [r_kal.SKIP_SINGULAR]
+        assert np.all(s1[4:] == r_kal.UPDATED)
+
+
+def _step_args(rng):
+    x, P, F, Q, z, H, R = _step_case(rng, 2, 6, "pos")
+    return dict(x=x, P=P, F=F, Q=Q, z=z, H=H, R=R, nis=np.empty(2), loglik=np.empty(2),
+                status=np.empty(2, np.int8))
+
+
+@pytest.mark.parametrize("name, bad, msg", [
+    ("x", [[0.0] * 6] * 2, "x: expected a numpy array"),
+    ("x", np.zeros((2, 6), np.float32), "x: expected dtype"),
+    ("x", np.zeros((2, 13)), "x: state dimension"),
+    ("x", np.zeros((2, 12))[:, ::2], "x: expected a C-contiguous"),
+    ("P", np.zeros((2, 6, 5)), "P: expected shape"),
+    ("P", np.zeros((1, 6, 6)), "P: expected shape"),
+    ("F", np.eye(6)[None], "F: expected 2 axes"),
+    ("Q", np.eye(5), "Q: expected shape"),
+    ("z", np.zeros((2, 5)), "z: expected shape"),
+    ("z", np.zeros((3, 3)), "z: expected shape"),
+    ("H", np.zeros((3, 5)), "H: expected shape"),
+    ("R", np.eye(3), "R: expected 3 axes"),
+    ("R", np.zeros((2, 3, 2)), "R: expected shape"),
+    ("nis", np.empty(3), "nis: expected shape"),
+    ("loglik", np.empty(2, np.int64), "loglik: expected dtype"),
+    ("status", np.empty(2), "status: expected dtype"),
+])
+def test_kf_step_rejects(rng, name, bad, msg):
+    """The compiled kf_step names a bad argument and writes nothing (x, P untouched)."""
+    args = _step_args(rng)
+    args[name] = bad
+    x0, P0 = args["x"].copy(), args["P"].copy()
+    with pytest.raises((TypeError, ValueError), match=msg):
+        c_kal.kf_step(*args.values())
+    if name not in ("x", "P"):
+        np.testing.assert_array_equal(args["x"], x0)
+        np.testing.assert_array_equal(args["P"], P0)
+
+
+def test_kf_step_rejects_read_only(rng):
+    for name in ("x", "P", "nis"):
+        args = _step_args(rng)
+        args[name].flags.writeable = False
+        with pytest.raises(ValueError, match=f"{name}: expected a writable"):
+            c_kal.kf_step(*args.values())
+
+
 def sph_meas(rng, x, k):
     z = np.empty((k, 4))
     out = np.empty((x.shape[0], 4))

@@ -121,6 +121,20 @@ def kf_update(x, P, z, H, R, nis, loglik, status):
         status[i] = UPDATED
 
 
+def kf_step(x, P, F, Q, z, H, R, nis, loglik, status):
+    """kf_predict(x, P, F, Q) then kf_update(x, P, z, H, R, nis, loglik, status), in one
+    call; nis, loglik, status given as None are allocated (n,). Returns (nis, loglik,
+    status). (The compiled twin fuses the two and checks its arguments; see
+    track.filters.step.)"""
+    n = x.shape[0]
+    nis = np.empty(n) if nis is None else nis
+    loglik = np.empty(n) if loglik is None else loglik
+    status = np.empty(n, np.int8) if status is None else status
+    kf_predict(x, P, F, Q)
+    kf_update(x, P, z, H, R, nis, loglik, status)
+    return nis, loglik, status
+
+
 def sph_measure(xi):
     """h(x) and its Jacobian H (4, d) for the spherical measurement of state row xi.
 

@@ -63,11 +63,8 @@ def predict(x: np.ndarray, P: np.ndarray, F, Q) -> None:
     _kalman().kf_predict(x, P, _mat("F", F, (d, d)), _mat("Q", Q, (d, d)))
 
 
-def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarray]:
-    """Linear Kalman update of every row with z (n, m), H (m, d), R (n, m, m) or (m, m).
-
-    Returns (nis, loglik, status), each (n,)."""
-    n, d = _state(x, P)
+def _measurement(n, d, z, H, R):
+    """z (n, m), H (m, d), R (n, m, m) (or (m, m), shared) as contiguous float64."""
     if not (type(z) is np.ndarray and z.dtype is _F64 and z.ndim == 2
             and z.flags.c_contiguous):
         z = np.ascontiguousarray(z, np.float64)
@@ -81,10 +78,72 @@ def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarra
         if R.shape == (m, m) and n == 1:     # one track: a view, no broadcast copy
             R = np.ascontiguousarray(R).reshape(1, m, m)
         else:
-            R = np.ascontiguousarray(np.broadcast_to(R, (n, m, m)))
+            try:
+                R = np.ascontiguousarray(np.broadcast_to(R, (n, m, m)))
+            except ValueError:
+                raise InputError(f"R: expected shape {(n, m, m)} or {(m, m)}, "
+                                 f"got {R.shape}") from None
+    return z, H, R
+
+
+def update(x: np.ndarray, P: np.ndarray, z, H, R) -> tuple[np.ndarray, np.ndarray]:
+    """Linear Kalman update of every row with z (n, m), H (m, d), R (n, m, m) or (m, m).
+
+    Returns (nis, loglik, status), each (n,)."""
+    n, d = _state(x, P)
+    z, H, R = _measurement(n, d, z, H, R)
     nis, loglik, status = np.empty(n), np.empty(n), np.empty(n, np.int8)
     _kalman().kf_update(x, P, z, H, R, nis, loglik, status)
     return nis, loglik, status
+
+
+_kmods = _kernels._state          # its "mods" maps a stem to the module in force
+_checking = [None]      # the last kernel module seen whose kf_step checks its arguments
+
+
+def step(x: np.ndarray, P: np.ndarray, F, Q, z, H, R,
+         out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``predict(x, P, F, Q)`` then ``update(x, P, z, H, R)`` in one kernel call, with the
+    same results to the bit (meant for one or a few tracks per call, where the call
+    overhead dominates: see benches/bench_kalman.py "kf single track").
+
+    Same arguments and conventions as the two: x (n, d), P (n, d, d) updated in place;
+    F, Q (d, d); z (n, m); H (m, d); R (n, m, m), or (m, m) shared. Returns (nis, loglik,
+    status), each (n,); with ``out`` = (nis, loglik, status) (float64, float64, int8, each
+    (n,), C-contiguous) written there instead of new arrays (no allocation: a loop over
+    one track keeps its buffers). Arrays that already fit (float64, C-contiguous, x and
+    P writable) go to the compiled kernel as they are, which checks them itself before
+    writing anything; anything else is checked here (an ``InputError`` names the
+    argument) and converted first."""
+    k = _kmods["mods"].get("kalman")
+    if k is not None and k is _checking[0]:
+        try:
+            if out is None:
+                return k.kf_step(x, P, F, Q, z, H, R, None, None, None)
+            return k.kf_step(x, P, F, Q, z, H, R, out[0], out[1], out[2])
+        except (TypeError, ValueError, IndexError, KeyError):
+            pass                    # nothing written: the full checks below name it
+    k = _kalman()
+    # the compiled kf_step checks dtype, axes, contiguity, writability and every shape
+    # (the fast path above); the numpy twin checks nothing, so it always comes here
+    if type(k.kf_step).__name__ != "function":
+        _checking[0] = k
+    n, d = _state(x, P)
+    F, Q = _mat("F", F, (d, d)), _mat("Q", Q, (d, d))
+    z, H, R = _measurement(n, d, z, H, R)
+    if out is None:
+        return k.kf_step(x, P, F, Q, z, H, R, None, None, None)
+    try:
+        nis, ll, st = out
+    except (TypeError, ValueError):
+        raise InputError("out: expected a tuple (nis, loglik, status)") from None
+    for name, a, dt in (("nis", nis, _F64), ("loglik", ll, _F64),
+                        ("status", st, np.dtype(np.int8))):
+        if not (isinstance(a, np.ndarray) and a.dtype == dt and a.shape == (n,)
+                and a.flags.c_contiguous and a.flags.writeable):
+            raise InputError(f"out: {name} must be a writable C-contiguous {dt} array "
+                             f"({n},)")
+    return k.kf_step(x, P, F, Q, z, H, R, nis, ll, st)
 
 
 #: Scaled-unscented parameters (α, β, κ) of ``update_spherical(method="ukf")``.
