@@ -20,7 +20,9 @@ checkout built with ``XBAND_BUILD_ONLY=cfar,rdmap,pulse``) next to the current o
 runs the chain with each set, interleaved (CPU time, best and median of N), after checking
 that both give the same power map and detections bit for bit. ``--compare-glue DIR``
 does the same for a copy of the xband/detect package taken before a change (Python
-sources), and times the chain's per-CPI glue with a line-level timer as well.
+sources), and times the chain's per-CPI glue with a line-level timer as well. ``--tail``
+times the fourth round's items (monopulse in one kernel call, the noise median on uint32
+bit patterns, the trusted Detections constructor) old way vs new on the same data.
 """
 import time
 
@@ -110,12 +112,13 @@ def stage_calls(chain, cube, pt):
     out = chain.process(cube, pt)
     d, r = out.extra["d"], out.extra["r"]
     gates, bins = (r * chain.D).astype(np.int64), d.astype(np.int64)
-    D = np.empty(len(d), np.complex128)
+    nch = cube.data.shape[0]
+    D = np.empty((nch, len(d)), np.complex128)
+    chans, work = np.arange(nch, dtype=np.int64), np.empty(2 * nch * chain._hc.shape[0])
 
-    def mono():
-        for c in range(cube.data.shape[0]):
-            k.gate_dft(cube.data[c], chain._hc, chain._taps, chain.dop.real_weights, gates,
-                       bins, chain.M, D)
+    def mono():                                  # every channel in one call, as the chain
+        k.gate_dft_channels(cube.data, chans, chain._hc, chain._taps, chain.dop.real_weights,
+                            gates, bins, chain.M, work, D)
 
     calls = {"map": lambda: chain._power_map(x, True),   # with the noise subsample
              "square_law": lambda: rd.square_law_cols(X, chain.col_lo, chain.col_hi, pw),
@@ -298,6 +301,9 @@ def compare(before_dir: str, repeat: int = 60) -> None:
 
     now = {s: _kernels.get(s) for s in ("cfar", "rdmap", "pulse")}
     old = {s: load(s) or now[s] for s in now}
+    if not hasattr(old["pulse"], "gate_dft_channels"):      # a build before round 4: the
+        print("before: pulse has no gate_dft_channels (older build): current pulse used")
+        old["pulse"] = now["pulse"]                         # chain needs the new function
     print("before:", {s: getattr(m, "__file__", "?") for s, m in old.items()})
     print("after: ", {s: m.__name__ for s, m in now.items()}, f"(XBAND_ISA: {_kernels.isa()})")
     cpu = time.thread_time
@@ -447,6 +453,76 @@ def compare_copy(repeat: int = 40) -> None:
             f"(CPU, best / median of {repeat})")
 
 
+def compare_tail(repeat: int = 300) -> None:
+    """The fourth round's three items on the 3-channel CPI's own data, old way vs new,
+    interleaved, thread CPU time, best / median of ``repeat``, same bits checked: monopulse
+    (three ``pulse.gate_dft`` calls vs one ``pulse.gate_dft_channels``), the noise median
+    (``np.partition`` of the float32 subsample vs of its bit patterns as uint32, on a fresh
+    copy each time), the Detections batch (validating constructor vs ``trusted``)."""
+    from xband import _kernels
+    from xband.types import Detections
+
+    p, cube, pt = _cube("3x128x4096")
+    ch = DetectionChain(p, DetectConfig(range_window="taylor"))
+    out = ch.process(cube, pt)
+    d, r = out.extra["d"], out.extra["r"]
+    k = d.size
+    gates, bins = np.ascontiguousarray(r * ch.D, np.int64), np.ascontiguousarray(d, np.int64)
+    pk = _kernels.get("pulse")
+    L = ch._hc.shape[0]
+    chans, work = np.arange(3, dtype=np.int64), np.empty(6 * L)
+
+    def mono_calls():
+        res = np.empty((3, k), np.complex128)
+        for c in range(3):
+            pk.gate_dft(cube.data[c], ch._hc, ch._taps, ch.dop.real_weights, gates, bins,
+                        ch.M, res[c])
+        return res
+
+    def mono_one():
+        res = np.empty((3, k), np.complex128)
+        pk.gate_dft_channels(cube.data, chans, ch._hc, ch._taps, ch.dop.real_weights, gates,
+                             bins, ch.M, work, res)
+        return res
+
+    n = ch._sub_geometry(out.power)[3]
+    sub = ch._sub[:n].copy()
+
+    def med_float():
+        s = sub.copy()
+        s.partition(n // 2)
+        return s[n // 2]
+
+    def med_bits():
+        s = sub.copy()
+        if s.view(np.int32).min() >= 0:
+            s.view(np.uint32).partition(n // 2)
+        else:
+            s.partition(n // 2)
+        return s[n // 2]
+
+    det = out.detections
+    kw = {f: getattr(det, f) for f in ("t", "range", "az", "el", "range_rate", "snr", "R")}
+    pairs = {"monopulse": (mono_calls, mono_one), "noise median": (med_float, med_bits),
+             "Detections": (lambda: Detections(**kw), lambda: Detections.trusted(**kw))}
+    print(f"3x128x4096: {k} detections, {n} subsample cells, kernels {pk.__name__}")
+    for name, (a, b) in pairs.items():
+        ra, rb = a(), b()
+        same = ra.equals(rb) if name == "Detections" else \
+            np.asarray(ra).tobytes() == np.asarray(rb).tobytes()
+        t = ([], [])
+        for _ in range(repeat):
+            for i, f in enumerate((a, b)):
+                t0 = time.thread_time_ns()
+                f()
+                t[i].append((time.thread_time_ns() - t0) * 1e-3)
+        ta, tb = np.array(t[0]), np.array(t[1])
+        print(f"  {name:13s} before {ta.min():7.1f} / {np.median(ta):7.1f} µs, after "
+              f"{tb.min():7.1f} / {np.median(tb):7.1f} µs (CPU, best / median of {repeat}): "
+              f"saves {ta.min() - tb.min():.1f} / {np.median(ta) - np.median(tb):.1f} µs; "
+              f"same bits: {same}")
+
+
 if __name__ == "__main__":
     import sys
 
@@ -456,5 +532,7 @@ if __name__ == "__main__":
         compare_glue(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "--copy-vs-in-place":
         compare_copy()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--tail":
+        compare_tail()
     else:
         main()

@@ -77,25 +77,14 @@ cdef void _gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,
     # and DFT into one weight per pulse; the inner loop runs along a contiguous row, z kept
     # interleaved (re, im) like x so that one complex multiply-add is one SIMD pair.
     cdef Py_ssize_t P = x.shape[0], Ns = x.shape[1], L = hc.shape[0], T = taps.shape[0]
-    cdef Py_ssize_t i, p, l, j, t, g, n = P - T + 1, L1
-    cdef double ar, ai, ph, sr, si
+    cdef Py_ssize_t i, p, l, g, L1
     cdef const float* xp
     cdef const double* h = <const double*>&hc[0]
     cdef double u[2 * MAXP]
     cdef double z[2 * MAXL]
     for i in range(gates.shape[0]):
         g = gates[i]
-        for p in range(P):
-            u[2 * p] = 0.0
-            u[2 * p + 1] = 0.0
-        for j in range(n):
-            ph = -TWO_PI * <double>((bins[i] * j) % n_bins) / <double>n_bins
-            ar = cos(ph) * wts[j]
-            ai = sin(ph) * wts[j]
-            for t in range(T):                   # y'[j] uses y[j + T − 1 − t] with taps[t]
-                p = j + T - 1 - t
-                u[2 * p] += taps[t] * ar
-                u[2 * p + 1] += taps[t] * ai
+        _pulse_weights(u, taps, wts, P, bins[i], n_bins)
         for l in range(2 * L):
             z[l] = 0.0
         L1 = Ns - g if g + L > Ns else L         # samples before the wrap to column 0
@@ -111,12 +100,36 @@ cdef void _gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,
             if L1 < L:
                 _cmac(z + 2 * L1, xp, u[2 * p], u[2 * p + 1], L - L1)
             p += 1
-        sr = 0.0
-        si = 0.0
-        for l in range(L):
-            sr += z[2 * l] * h[2 * l] - z[2 * l + 1] * h[2 * l + 1]
-            si += z[2 * l] * h[2 * l + 1] + z[2 * l + 1] * h[2 * l]
-        out[i] = sr + 1j * si
+        out[i] = _hdot(z, h, L)
+
+
+cdef inline void _pulse_weights(double* u, const double[::1] taps, const double[::1] wts,
+                                Py_ssize_t P, int64_t b, Py_ssize_t n_bins) noexcept nogil:
+    """u[p] = Σ_t taps[t] · wts[p−T+1+t] · e^{−j2π b (p−T+1+t)/n_bins}, interleaved."""
+    cdef Py_ssize_t T = taps.shape[0], n = P - T + 1, p, j, t
+    cdef double ar, ai, ph
+    for p in range(P):
+        u[2 * p] = 0.0
+        u[2 * p + 1] = 0.0
+    for j in range(n):
+        ph = -TWO_PI * <double>((b * j) % n_bins) / <double>n_bins
+        ar = cos(ph) * wts[j]
+        ai = sin(ph) * wts[j]
+        for t in range(T):                       # y'[j] uses y[j + T − 1 − t] with taps[t]
+            p = j + T - 1 - t
+            u[2 * p] += taps[t] * ar
+            u[2 * p + 1] += taps[t] * ai
+
+
+cdef inline double complex _hdot(const double* z, const double* h,
+                                 Py_ssize_t L) noexcept nogil:
+    """Σ_l hc[l] · z[l], both interleaved (re, im)."""
+    cdef Py_ssize_t l
+    cdef double sr = 0.0, si = 0.0
+    for l in range(L):
+        sr += z[2 * l] * h[2 * l] - z[2 * l + 1] * h[2 * l + 1]
+        si += z[2 * l] * h[2 * l + 1] + z[2 * l + 1] * h[2 * l]
+    return sr + 1j * si
 
 
 cdef inline void _cmac4(double* z, const float* x0, Py_ssize_t Ns, const double* u,
@@ -163,3 +176,78 @@ def gate_dft(const float complex[:, ::1] x, const double complex[::1] hc,
     (P ≤ 4096 pulses, L ≤ 16384 pulse samples)."""
     with nogil:
         _gate_dft(x, hc, taps, wts, gates, bins, n_bins, out)
+
+
+cdef void _gate_dft_channels(const float complex[:, :, ::1] x, const int64_t[::1] chans,
+                             const double complex[::1] hc, const double[::1] taps,
+                             const double[::1] wts, const int64_t[::1] gates,
+                             const int64_t[::1] bins, Py_ssize_t n_bins, double[::1] work,
+                             double complex[:, ::1] out) noexcept nogil:
+    # _gate_dft of several channels of one cube: the pulse weights u once per cell, then
+    # each block of four pulses of every channel in one pass (each channel's z summed in
+    # the same order as _gate_dft, so the same bits), z of channel c at work[2 L c:].
+    cdef Py_ssize_t P = x.shape[1], Ns = x.shape[2], L = hc.shape[0], m = chans.shape[0]
+    cdef Py_ssize_t i, p, l, c, g, L1
+    cdef const float* xp
+    cdef double* z = &work[0]
+    cdef double* zc
+    cdef const double* h = <const double*>&hc[0]
+    cdef double u[2 * MAXP]
+    for i in range(gates.shape[0]):
+        g = gates[i]
+        _pulse_weights(u, taps, wts, P, bins[i], n_bins)
+        for l in range(2 * L * m):
+            z[l] = 0.0
+        L1 = Ns - g if g + L > Ns else L         # samples before the wrap to column 0
+        p = 0
+        while p + 4 <= P:                        # four pulses of every channel per pass
+            for c in range(m):
+                zc = z + 2 * L * c
+                xp = <const float*>&x[chans[c], p, 0]
+                _cmac4(zc, xp + 2 * g, Ns, u + 2 * p, L1)
+                if L1 < L:
+                    _cmac4(zc + 2 * L1, xp, Ns, u + 2 * p, L - L1)
+            p += 4
+        while p < P:
+            for c in range(m):
+                zc = z + 2 * L * c
+                xp = <const float*>&x[chans[c], p, 0]
+                _cmac(zc, xp + 2 * g, u[2 * p], u[2 * p + 1], L1)
+                if L1 < L:
+                    _cmac(zc + 2 * L1, xp, u[2 * p], u[2 * p + 1], L - L1)
+            p += 1
+        for c in range(m):
+            out[c, i] = _hdot(z + 2 * L * c, h, L)
+
+
+def gate_dft_channels(const float complex[:, :, ::1] x, const int64_t[::1] chans,
+                      const double complex[::1] hc, const double[::1] taps,
+                      const double[::1] wts, const int64_t[::1] gates,
+                      const int64_t[::1] bins, Py_ssize_t n_bins, double[::1] work,
+                      double complex[:, ::1] out):
+    """gate_dft of the channels x[chans[c]] of a cube (C, P, Ns) at the same cells, in one
+    pass → out[c, i]; work: ≥ 2·L·len(chans) float64 scratch (the caller's), P ≤ 4096,
+    L ≤ 16384. The same values as one gate_dft call per channel, bit for bit."""
+    cdef Py_ssize_t c, m = chans.shape[0], k = gates.shape[0]
+    if x.shape[1] > MAXP or hc.shape[0] > MAXL or hc.shape[0] > x.shape[2] \
+            or taps.shape[0] < 1 or taps.shape[0] > x.shape[1] \
+            or wts.shape[0] < x.shape[1] - taps.shape[0] + 1:
+        raise ValueError(f"gate_dft_channels: bad sizes P={x.shape[1]} Ns={x.shape[2]} "
+                         f"L={hc.shape[0]} T={taps.shape[0]} wts={wts.shape[0]}")
+    if bins.shape[0] != k or out.shape[0] != m or out.shape[1] != k:
+        raise ValueError(f"gate_dft_channels: {k} gates, {bins.shape[0]} bins, "
+                         f"{m} channels, out {out.shape[0]}×{out.shape[1]}")
+    if work.shape[0] < 2 * hc.shape[0] * m:
+        raise ValueError(f"gate_dft_channels: work holds {work.shape[0]} < "
+                         f"{2 * hc.shape[0] * m} values")
+    for c in range(m):
+        if chans[c] < 0 or chans[c] >= x.shape[0]:
+            raise ValueError(f"gate_dft_channels: channel {chans[c]} outside 0…{x.shape[0] - 1}")
+    for c in range(k):
+        if gates[c] < 0 or gates[c] >= x.shape[2] or n_bins < 1:
+            raise ValueError(f"gate_dft_channels: gate {gates[c]} outside 0…{x.shape[2] - 1}"
+                             f" or n_bins {n_bins} < 1")
+    if k == 0 or m == 0:
+        return
+    with nogil:
+        _gate_dft_channels(x, chans, hc, taps, wts, gates, bins, n_bins, work, out)

@@ -32,3 +32,19 @@ def test_other_records():
     assert cube.data.dtype == np.complex64
     with pytest.raises(InputError, match="channels"):
         Cube(np.zeros((2, 4, 8)), 0.0, ("sum",))
+
+
+def test_detections_trusted_takes_arrays_as_they_are():
+    """The chain's constructor (no conversion, no check) gives the same record as the
+    validating one for arrays that already satisfy the contract, sharing their memory."""
+    rng = np.random.default_rng(3)
+    kw = {k: rng.random(3) for k in ("t", "range", "az", "el", "range_rate", "snr")}
+    kw["R"] = rng.random((3, 4, 4))
+    d = Detections.trusted(**kw)
+    assert type(d) is Detections and len(d) == 3
+    assert all(getattr(d, k) is v for k, v in kw.items())
+    assert d.equals(Detections(**kw)) and d.take([0, 2]).equals(Detections(**kw).take([0, 2]))
+    assert Detections.trusted(**{k: v[:0] for k, v in kw.items()}).equals(Detections.empty())
+    # the public constructor still validates
+    with pytest.raises(InputError, match="Detections.R"):
+        Detections(**{**kw, "R": rng.random((3, 3, 3))})

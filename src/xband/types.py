@@ -139,6 +139,17 @@ class Detections(_Batch):
             setattr(self, k, v)
 
     @classmethod
+    def trusted(cls, t, range, az, el, range_rate, snr, R) -> "Detections":
+        """Detections from arrays the caller built itself and vouches for: C-contiguous
+        float64, each of length n, R (n, 4, 4) — taken as they are (no copy, no check;
+        the detection chain's constructor). Anything else: use ``Detections(...)``, which
+        converts and validates."""
+        self = object.__new__(cls)
+        self.t, self.range, self.az, self.el = t, range, az, el
+        self.range_rate, self.snr, self.R = range_rate, snr, R
+        return self
+
+    @classmethod
     def empty(cls, t: float = 0.0) -> "Detections":
         z = np.zeros(0)
         return cls(t=z, range=z, az=z, el=z, range_rate=z, snr=z, R=np.zeros((0, 4, 4)))

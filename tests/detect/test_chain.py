@@ -12,7 +12,7 @@ from xband.radar.measure import sph_of
 from xband.radar.params import C, RadarParams
 from xband.radar.scene import synthesize
 from xband.radar.sensor import IQSensor
-from xband.types import Cube
+from xband.types import Cube, Detections
 
 pytestmark = pytest.mark.reference_rerun
 
@@ -117,3 +117,30 @@ def test_mti_chain_rejects_clutter_keeps_mover(rng):
     # without MTI the clutter ridge is declared
     det0 = DetectionChain(p, DetectConfig(mti_order=0)).process(cube, pt).detections
     assert (np.abs(det0.range_rate) < 2 * p.velocity_resolution_mps).sum() > 0
+
+
+def test_monopulse_channel_order_and_trusted_record(rng):
+    """The monopulse of one kernel call (Σ, Δaz, Δel read in one pass) picks the channels
+    by name: a cube with its channels stored in another order gives the same detections
+    bit for bit; and the record built without re-validation (Detections.trusted) is what
+    the validating constructor would have made of the same arrays."""
+    p = RadarParams(**P_SMALL)
+    pos, vel, pt = _target(p, 3500.0, -30.0, 0.1 * p.beamwidth_az_rad,
+                           -0.2 * p.beamwidth_el_rad)
+    cube = synthesize(p, 0.5, pos, vel, [1.0], rng, pointing=pt)
+    assert cube.channels == ("sum", "daz", "del")
+    perm = Cube(cube.data[[2, 0, 1]], cube.t, ("del", "sum", "daz"))
+    chain = DetectionChain(p)
+    det = chain.process(cube, pt).detections
+    det2 = chain.process(perm, pt).detections
+    assert len(det) >= 1 and np.all(np.isfinite(det.az)) and det.equals(det2)
+    fields = ("t", "range", "az", "el", "range_rate", "snr", "R")
+    for f in fields:
+        a = getattr(det, f)
+        assert a.dtype == np.float64 and a.flags.c_contiguous and a.shape[0] == len(det)
+    assert det.R.shape == (len(det), 4, 4)
+    assert Detections(**{f: getattr(det, f) for f in fields}).equals(det)
+    truth = sph_of(pos, vel)[0]
+    j = np.argmax(det.snr)
+    assert abs(det.az[j] - truth[1]) < 5 * np.sqrt(det.R[j, 1, 1])
+    assert abs(det.el[j] - truth[2]) < 5 * np.sqrt(det.R[j, 2, 2])

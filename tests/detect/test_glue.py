@@ -277,3 +277,30 @@ def test_square_law_cols_sub_gathers_the_subsample(rng, stem):
         np.testing.assert_allclose(res[0], res[1], rtol=1e-6)
         with pytest.raises(ValueError, match="sub holds"):
             mod.square_law_cols_sub(X, 0, N, out, 0, N, 1, np.zeros(5, np.float32))
+
+
+@pytest.mark.parametrize("case", ["exponential", "ties_zeros_inf", "negative", "few_gates"])
+def test_noise_level_is_the_float_median_of_the_subsample(rng, case):
+    """noise_level = the element of rank size//2 of the documented subsample / ln 2, bit for
+    bit as np.partition on the float32 values gives it (the chain selects on the uint32 bit
+    patterns when no value is negative, and falls back to the float selection otherwise)."""
+    p = RadarParams(**P_SMALL)
+    chain = DetectionChain(p)
+    P, lo, hi = p.pulses_per_cpi, chain.gate_lo, chain.gate_hi
+    power = rng.exponential(1.0, (P, hi + 3)).astype(np.float32)
+    if case == "ties_zeros_inf":
+        power = np.round(power * 4).astype(np.float32)      # many equal values, zeros
+        power[::3, ::5] = np.inf
+        power[1, lo:hi] = np.nan                             # NaN sorts last in both
+    elif case == "negative":
+        power[::2] -= 1.5                                    # half the rows below zero
+        power[3, lo] = -0.0
+    elif case == "few_gates":
+        power = power[:4].copy()
+    step = max(1, int(np.sqrt(power.shape[0] * (hi - lo) / 16384)))
+    sub = power[:, lo:hi][::step, ::step].ravel().copy()
+    want = np.float32(np.partition(sub, sub.size // 2)[sub.size // 2]).item() / np.log(2.0)
+    got = chain.noise_level(power)
+    assert np.isfinite(got) and got == want
+    if case == "exponential":                                # median of Exp(1) is ln 2
+        assert got == pytest.approx(1.0, rel=0.05)

@@ -167,6 +167,70 @@ def test_gate_dft_identical(rng, taps):
     c_pulse.gate_dft(x, hc, taps, wts, gates[:0], bins[:0], 16, e)
 
 
+@pytest.mark.parametrize("P", [16, 19])                    # 19: the pulses after the blocks of 4
+def test_gate_dft_channels_same_bits_as_per_channel(rng, P):
+    """One call for several channels of a cube gives, bit for bit, one gate_dft call per
+    channel (compiled), and the twin's values (reference) to rounding; channels in any
+    order, repeated, and gates that wrap around."""
+    Ns, L = 200, 30
+    x = _cx(rng, 3, P, Ns)
+    hc = _cx(rng, L, dtype=np.complex128)
+    taps = np.array([1.0, -2.0, 1.0]) / np.sqrt(6.0)
+    wts = rng.random(P - 2)
+    gates = np.array([0, 5, 169, 170, 199, 5], np.int64)   # 170, 199 wrap; 5 twice
+    bins = np.array([0, 3, 7, 15, 8, 9], np.int64)
+    chans = np.array([2, 0, 1, 0], np.int64)
+    work = np.full(2 * L * 4, np.nan)                      # stale scratch must not leak
+    outs = {}
+    for mod in (c_pulse, r_pulse):
+        o = np.empty((4, 6), complex)
+        mod.gate_dft_channels(x, chans, hc, taps, wts, gates, bins, 16, work, o)
+        one = np.empty((4, 6), complex)
+        for c, xc in enumerate(chans):
+            mod.gate_dft(x[xc], hc, taps, wts, gates, bins, 16, one[c])
+        assert o.tobytes() == one.tobytes()
+        outs[mod] = o
+    np.testing.assert_allclose(outs[c_pulse], outs[r_pulse], rtol=1e-10, atol=1e-10)
+    assert outs[c_pulse][1].tobytes() == outs[c_pulse][3].tobytes()     # channel 0 twice
+    # one target at (gate 40, bin 3) of channel 1 only: a closed form with taps = [1],
+    # uniform weights: out = Σ_p e^{+j2π3p/16}·e^{−j2π3p/16} · Σ_l |h_l|² = P·‖h‖²
+    x2 = np.zeros((2, 16, 100), np.complex64)
+    h = _cx(rng, 8, dtype=np.complex128)
+    ph = np.exp(2j * np.pi * 3 * np.arange(16) / 16)
+    x2[1, :, 40:48] = (ph[:, None] * h).astype(np.complex64)
+    o = np.empty((2, 1), complex)
+    c_pulse.gate_dft_channels(x2, np.array([0, 1], np.int64), np.conj(h), np.ones(1),
+                              np.ones(16), np.array([40], np.int64), np.array([3], np.int64),
+                              16, np.empty(32), o)
+    assert o[0, 0] == 0
+    hq = x2[1, 0, 40:48].astype(np.complex128)
+    np.testing.assert_allclose(o[1, 0], 16 * np.vdot(h, hq), rtol=1e-6)
+
+
+def test_gate_dft_channels_bad_input(rng):
+    x = _cx(rng, 3, 8, 50)
+    hc = _cx(rng, 10, dtype=np.complex128)
+    taps, wts = np.ones(1), np.ones(8)
+    g, b = np.array([3, 4], np.int64), np.array([1, 2], np.int64)
+    for mod in (c_pulse, r_pulse):
+        e = np.empty((0, 0), complex)                      # no cells: nothing to do
+        mod.gate_dft_channels(x, np.zeros(0, np.int64), hc, taps, wts, g[:0], b[:0], 8,
+                              np.empty(0), e)
+        with pytest.raises(ValueError, match="channel"):
+            mod.gate_dft_channels(x, np.array([0, 3], np.int64), hc, taps, wts, g, b, 8,
+                                  np.empty(40), np.empty((2, 2), complex))
+        with pytest.raises(ValueError, match="gate"):
+            mod.gate_dft_channels(x, np.array([0], np.int64), hc, taps, wts,
+                                  np.array([3, 50], np.int64), b, 8, np.empty(40),
+                                  np.empty((1, 2), complex))
+        with pytest.raises(ValueError):                    # work too short for 2 channels
+            mod.gate_dft_channels(x, np.array([0, 1], np.int64), hc, taps, wts, g, b, 8,
+                                  np.empty(39), np.empty((2, 2), complex))
+        with pytest.raises(ValueError):                    # out not (channels, cells)
+            mod.gate_dft_channels(x, np.array([0, 1], np.int64), hc, taps, wts, g, b, 8,
+                                  np.empty(40), np.empty((2, 3), complex))
+
+
 # ---- OS-CFAR: the slid-histogram kernel against the selection definition of the twin ----
 def _os_both(P, geom, alpha, rank, lo=0, hi=None, cap=200000):
     hi = P.shape[1] if hi is None else hi
@@ -316,7 +380,12 @@ def test_pulse_avx2_build_same_bits(rng):
         o = np.empty(5, complex)
         mod.gate_dft(x, hc, taps, wts, gates, bins, 24, o)
         outs.append(o)
-    assert outs[0].tobytes() == outs[1].tobytes()
+        o3 = np.empty((2, 5), complex)
+        mod.gate_dft_channels(np.stack([x, x[::-1].copy()]), np.array([1, 0], np.int64), hc,
+                              taps, wts, gates, bins, 24, np.empty(4 * L), o3)
+        outs.append(o3)
+    assert outs[0].tobytes() == outs[2].tobytes() == outs[3][1].tobytes()
+    assert outs[1].tobytes() == outs[3].tobytes()
     H = _cx(rng, 128)
     w = rng.random(P).astype(np.float32)
     a, b = np.zeros((32, 128), np.complex64), np.zeros((32, 128), np.complex64)
