@@ -180,8 +180,9 @@ def stream(baud: int, seconds: float = 2.0, per: int = 34) -> dict:
 
     master, slave, path = _pty()
     ser = serial.Serial(path, baudrate=baud or 2_000_000, timeout=0.05)
+    env = dict(os.environ, XBAND_BENCH_DIR=os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen([sys.executable, "-c", DEVICE, "stream", str(master), str(baud),
-                             str(seconds), str(per)], pass_fds=(master,))
+                             str(seconds), str(per)], pass_fds=(master,), env=env)
     os.close(master)
     dec, asm = Decoder(), Assembler()
     got = msgs = 0
