@@ -9,6 +9,7 @@ combines) every track; per-track work uses stack buffers.
 """
 from libc.math cimport sin, cos, fabs
 from _linalg cimport MAXD, mat_mul, mat_mul_bt
+from _ctturn cimport ct_f
 
 cdef enum:
     MAXR = 8
@@ -219,40 +220,6 @@ def imm_combine(const double[::1] x, const double[::1] P, const long long[::1] d
 # written back in place. The same values as imm_mix followed by the predictions (the
 # skipped terms are exact zeros; only the sign of an exact-zero result could differ).
 
-cdef inline void _ct_f(const double* xi, double T, double* xo, double* F) noexcept nogil:
-    """f(x) and Jacobian F (7×7) of the coordinated turn over T — a copy of kalman.pyx's
-    _ct_f (same expressions, same bits; twin: xband.reference.kalman.ct_transition)."""
-    cdef double vx = xi[3], vy = xi[4], w = xi[6]
-    cdef double wt = w * T, s = sin(wt), c = cos(wt), a, b, da, db
-    cdef int i
-    if fabs(wt) < 1e-4:
-        a = T - w * w * T * T * T / 6.0
-        b = w * T * T / 2.0 - w * w * w * T * T * T * T / 24.0
-        da = -w * T * T * T / 3.0 + w * w * w * T * T * T * T * T / 30.0
-        db = T * T / 2.0 - w * w * T * T * T * T / 8.0
-    else:
-        a = s / w
-        b = (1.0 - c) / w
-        da = (T * c * w - s) / (w * w)
-        db = (T * s * w - (1.0 - c)) / (w * w)
-    xo[0] = xi[0] + a * vx - b * vy
-    xo[1] = xi[1] + b * vx + a * vy
-    xo[2] = xi[2] + T * xi[5]
-    xo[3] = c * vx - s * vy
-    xo[4] = s * vx + c * vy
-    xo[5] = xi[5]
-    xo[6] = w
-    for i in range(49):
-        F[i] = 0.0
-    for i in range(7):
-        F[i * 7 + i] = 1.0
-    F[0 * 7 + 3] = a;  F[0 * 7 + 4] = -b; F[0 * 7 + 6] = da * vx - db * vy
-    F[1 * 7 + 3] = b;  F[1 * 7 + 4] = a;  F[1 * 7 + 6] = db * vx + da * vy
-    F[2 * 7 + 5] = T
-    F[3 * 7 + 3] = c;  F[3 * 7 + 4] = -s; F[3 * 7 + 6] = -T * s * vx - T * c * vy
-    F[4 * 7 + 3] = s;  F[4 * 7 + 4] = c;  F[4 * 7 + 6] = T * c * vx - T * s * vy
-
-
 cdef inline void _ct_predict1(const double* xm, const double* pm, double dt,
                               const double* q, const int* ct_i, const int* ct_l,
                               double* xt, double* pt) noexcept nogil:
@@ -267,7 +234,7 @@ cdef inline void _ct_predict1(const double* xm, const double* pm, double dt,
     cdef double FP[49]
     cdef double FPF[49]
     cdef double v, s
-    _ct_f(xm, dt, xt, F)
+    ct_f(xm, dt, xt, F)
     for i in range(49):
         FP[i] = 0.0
         FPF[i] = 0.0

@@ -12,6 +12,7 @@ runs the same pointer-level routines (`_kf_predict_p`, `_kf_update_p`) as the tw
 from libc.math cimport atan2, sqrt, isfinite, nearbyint, log, sin, cos, fabs, INFINITY, NAN
 
 from _linalg cimport MAXD, mat_mul, mat_mul_bt, symmetrize, cholesky, chol_solve
+from _ctturn cimport ct_f
 
 cimport numpy as cnp
 
@@ -116,39 +117,6 @@ def kf_predict(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1] F,
 
 
 # ---------------------------------------------------------------- coordinated turn
-cdef void _ct_f(const double* xi, double T, double* xo, double* F) noexcept nogil:
-    """f(x) and Jacobian F (7×7) of the coordinated turn over T (see the reference)."""
-    cdef double vx = xi[3], vy = xi[4], w = xi[6]
-    cdef double wt = w * T, s = sin(wt), c = cos(wt), a, b, da, db
-    cdef int i
-    if fabs(wt) < 1e-4:
-        a = T - w * w * T * T * T / 6.0
-        b = w * T * T / 2.0 - w * w * w * T * T * T * T / 24.0
-        da = -w * T * T * T / 3.0 + w * w * w * T * T * T * T * T / 30.0
-        db = T * T / 2.0 - w * w * T * T * T * T / 8.0
-    else:
-        a = s / w
-        b = (1.0 - c) / w
-        da = (T * c * w - s) / (w * w)
-        db = (T * s * w - (1.0 - c)) / (w * w)
-    xo[0] = xi[0] + a * vx - b * vy
-    xo[1] = xi[1] + b * vx + a * vy
-    xo[2] = xi[2] + T * xi[5]
-    xo[3] = c * vx - s * vy
-    xo[4] = s * vx + c * vy
-    xo[5] = xi[5]
-    xo[6] = w
-    for i in range(49):
-        F[i] = 0.0
-    for i in range(7):
-        F[i * 7 + i] = 1.0
-    F[0 * 7 + 3] = a;  F[0 * 7 + 4] = -b; F[0 * 7 + 6] = da * vx - db * vy
-    F[1 * 7 + 3] = b;  F[1 * 7 + 4] = a;  F[1 * 7 + 6] = db * vx + da * vy
-    F[2 * 7 + 5] = T
-    F[3 * 7 + 3] = c;  F[3 * 7 + 4] = -s; F[3 * 7 + 6] = -T * s * vx - T * c * vy
-    F[4 * 7 + 3] = s;  F[4 * 7 + 4] = c;  F[4 * 7 + 6] = T * c * vx - T * s * vy
-
-
 cdef void _ct_predict(double[:, ::1] x, double[:, :, ::1] P, double dt,
                       const double[:, ::1] Q) noexcept nogil:
     cdef Py_ssize_t t
@@ -161,7 +129,7 @@ cdef void _ct_predict(double[:, ::1] x, double[:, :, ::1] P, double dt,
     cdef const double* q = &Q[0, 0]
     cdef double s
     for t in range(x.shape[0]):
-        _ct_f(&x[t, 0], dt, xo, F)
+        ct_f(&x[t, 0], dt, xo, F)
         for i in range(7):
             x[t, i] = xo[i]
         pt = &P[t, 0, 0]

@@ -150,10 +150,7 @@ class SigmfSource(IQSource):
             return None
         rec = self.recording
         cube = rec.cube(self.i)
-        # per-CPI pointing where the reader has it; a reader without pointing_of holds
-        # one global pointing only
-        of = getattr(rec, "pointing_of", None)
-        self.pointing = tuple(of(self.i)) if of is not None else tuple(rec.pointing)
+        self.pointing = tuple(rec.pointing_of(self.i))      # the beam of this CPI
         self.i += 1
         return cube
 
