@@ -1,0 +1,464 @@
+# The cdef core of ext/imm.pyx (included there and by ext/scan.pyx): no `def`.
+from libc.math cimport sin, cos, fabs
+from _linalg cimport MAXD, mat_mul, mat_mul_bt
+from _ctturn cimport ct_f
+
+cdef enum:
+    MAXR = 8
+    CT_NNZ = 18
+
+
+cdef inline void _mix_gather(const double* xi, const double* pi, int di, const double* xj,
+                         const double* pj, int dj, const long long* mp, double* cx,
+                         double* cP) noexcept nogil:
+    """Model i's state and covariance in model j's space (unbiased mixing, see the twin)."""
+    cdef int a, b, sa, sb
+    for a in range(dj):
+        sa = <int>mp[a]
+        if sa >= 0:
+            cx[a] = xi[sa]
+            for b in range(dj):
+                sb = <int>mp[b]
+                cP[a * dj + b] = pi[sa * di + sb] if sb >= 0 else 0.0
+        else:
+            cx[a] = xj[a]
+            for b in range(dj):
+                cP[a * dj + b] = pj[a * dj + b] if mp[b] < 0 else 0.0
+
+
+cdef void _imm_mix(const double* x, const double* P, const long long[::1] dims,
+                   const long long[:, :, ::1] maps, const double[:, ::1] Pi,
+                   const double[:, ::1] mu, double* xo, double* Po,
+                   double[:, ::1] cbar) noexcept nogil:
+    cdef Py_ssize_t n = mu.shape[0], t
+    cdef int r = <int>dims.shape[0], i, j, a, b, dj, di, dd
+    cdef Py_ssize_t xoff[MAXR]
+    cdef Py_ssize_t poff[MAXR]
+    cdef bint ident[MAXR * MAXR]
+    cdef double w[MAXR]
+    cdef double c, wi, da
+    cdef double x0[MAXD]
+    cdef double dv[MAXD]
+    cdef double cxs[MAXR * MAXD]
+    cdef double cPs[MAXR * MAXD * MAXD]
+    cdef double P0[MAXD * MAXD]
+    cdef const double* xi
+    cdef const double* xj
+    cdef const double* pi
+    cdef const double* pj
+    cdef const double* cx
+    cdef const double* cP
+    cdef double* xt
+    cdef double* pt
+    cdef double s
+    xoff[0] = 0
+    poff[0] = 0
+    for j in range(1, r):
+        xoff[j] = xoff[j - 1] + n * dims[j - 1]
+        poff[j] = poff[j - 1] + n * dims[j - 1] * dims[j - 1]
+    for i in range(r):                           # model i already in model j's space
+        for j in range(r):
+            ident[i * MAXR + j] = dims[i] == dims[j]
+            for a in range(dims[j]):
+                if maps[i, j, a] != a:
+                    ident[i * MAXR + j] = False
+    for t in range(n):
+        for j in range(r):                       # c̄_j = Σ_i Π_ij μ_i
+            c = 0.0
+            for i in range(r):
+                c += mu[t, i] * Pi[i, j]
+            cbar[t, j] = c
+        for j in range(r):
+            dj = <int>dims[j]
+            dd = dj * dj
+            xj = x + xoff[j] + t * dj
+            pj = P + poff[j] + t * dd
+            for i in range(r):                   # μ_{i|j}; x̃_i, P̃_i in j's space
+                w[i] = Pi[i, j] * mu[t, i] / cbar[t, j]
+            for a in range(dj):
+                x0[a] = 0.0
+            for i in range(r):                   # x0_j = Σ_i μ_{i|j} x̃_i
+                di = <int>dims[i]
+                xi = x + xoff[i] + t * di
+                if ident[i * MAXR + j]:
+                    cx = xi
+                else:
+                    _mix_gather(xi, P + poff[i] + t * di * di, di, xj, pj, dj, &maps[i, j, 0],
+                            &cxs[i * MAXD], &cPs[i * MAXD * MAXD])
+                    cx = &cxs[i * MAXD]
+                wi = w[i]
+                for a in range(dj):
+                    x0[a] += wi * cx[a]
+            for a in range(dd):
+                P0[a] = 0.0
+            for i in range(r):                   # P0_j = Σ_i μ_{i|j} [P̃_i + d dᵀ]
+                di = <int>dims[i]
+                if ident[i * MAXR + j]:
+                    cx = x + xoff[i] + t * di
+                    cP = P + poff[i] + t * di * di
+                else:
+                    cx = &cxs[i * MAXD]
+                    cP = &cPs[i * MAXD * MAXD]
+                wi = w[i]
+                for a in range(dj):
+                    dv[a] = cx[a] - x0[a]
+                for a in range(dj):
+                    da = dv[a]
+                    for b in range(dj):
+                        P0[a * dj + b] += wi * (cP[a * dj + b] + da * dv[b])
+            xt = xo + xoff[j] + t * dj
+            pt = Po + poff[j] + t * dd
+            for a in range(dj):
+                xt[a] = x0[a]
+            for a in range(dj):
+                for b in range(a, dj):
+                    s = 0.5 * (P0[a * dj + b] + P0[b * dj + a])
+                    pt[a * dj + b] = s
+                    pt[b * dj + a] = s
+
+
+cdef void _imm_combine(const double* x, const double* P, const long long[::1] dims,
+                       const long long[:, ::1] pos, const double[:, ::1] mu,
+                       double[:, ::1] xc, double[:, :, ::1] Pc) noexcept nogil:
+    cdef Py_ssize_t n = mu.shape[0], t
+    cdef int r = <int>dims.shape[0], D = <int>xc.shape[1], j, a, b, dj
+    cdef Py_ssize_t xoff[MAXR]
+    cdef Py_ssize_t poff[MAXR]
+    cdef double xs[MAXD]
+    cdef double dv[MAXD]
+    cdef double Ps[MAXD * MAXD]
+    cdef double Pe[MAXD * MAXD]
+    cdef double m, s
+    cdef const double* xj
+    cdef const double* pj
+    cdef const long long* p
+    xoff[0] = 0
+    poff[0] = 0
+    for j in range(1, r):
+        xoff[j] = xoff[j - 1] + n * dims[j - 1]
+        poff[j] = poff[j - 1] + n * dims[j - 1] * dims[j - 1]
+    for t in range(n):
+        for a in range(D):                       # x = Σ_j μ_j x̂_j (0 where j lacks a)
+            xs[a] = 0.0
+        for j in range(r):
+            dj = <int>dims[j]
+            xj = x + xoff[j] + t * dj
+            p = &pos[j, 0]
+            m = mu[t, j]
+            for a in range(D):
+                dv[a] = 0.0
+            for a in range(dj):
+                dv[p[a]] = xj[a]
+            for a in range(D):
+                xs[a] += m * dv[a]
+        for a in range(D * D):
+            Ps[a] = 0.0
+        for j in range(r):                       # P = Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]
+            dj = <int>dims[j]
+            xj = x + xoff[j] + t * dj
+            pj = P + poff[j] + t * dj * dj
+            p = &pos[j, 0]
+            m = mu[t, j]
+            for a in range(D):
+                dv[a] = -xs[a]
+            for a in range(dj):
+                dv[p[a]] = xj[a] - xs[p[a]]
+            for a in range(D * D):
+                Pe[a] = 0.0
+            for a in range(dj):
+                for b in range(dj):
+                    Pe[p[a] * D + p[b]] = pj[a * dj + b]
+            for a in range(D):
+                for b in range(D):
+                    Ps[a * D + b] += m * (Pe[a * D + b] + dv[a] * dv[b])
+        for a in range(D):
+            xc[t, a] = xs[a]
+            for b in range(a, D):
+                s = 0.5 * (Ps[a * D + b] + Ps[b * D + a])
+                Pc[t, a, b] = s
+                Pc[t, b, a] = s
+
+
+# ---------------------------------------------------------------- fused mix + predict
+# One pass over the packed bank instead of one per model plus the mixing pass into new
+# buffers: per track, every model is mixed into stack buffers (the arithmetic of _imm_mix,
+# in its order; a model of another state space is not gathered into a P̃_i first, its
+# blocks are accumulated where they land), predicted there (the arithmetic of kalman.pyx's
+# kf_predict / ct_predict, in their order; the CT Jacobian by its structural non-zeros) and
+# written back in place. The same values as imm_mix followed by the predictions (the
+# skipped terms are exact zeros; only the sign of an exact-zero result could differ).
+
+cdef inline void _ct_predict1(const double* xm, const double* pm, double dt,
+                              const double* q, const int* ct_i, const int* ct_l,
+                              double* xt, double* pt) noexcept nogil:
+    """Coordinated-turn EKF prediction of one mixed state (xm, pm) into (xt, pt).
+
+    F P Fᵀ over the 18 structural non-zeros of the CT Jacobian (ct_i, ct_l, row-major)
+    in mat_mul / mat_mul_bt's accumulation order: the products kalman.pyx's ct_predict
+    forms with its dense F, less the additions of 0·p (same values; only the sign of an
+    exact zero could differ)."""
+    cdef int i, j, l, k
+    cdef double F[49]
+    cdef double FP[49]
+    cdef double FPF[49]
+    cdef double v, s
+    ct_f(xm, dt, xt, F)
+    for i in range(49):
+        FP[i] = 0.0
+        FPF[i] = 0.0
+    for k in range(CT_NNZ):
+        i = ct_i[k]; l = ct_l[k]; v = F[i * 7 + l]
+        for j in range(7):
+            FP[i * 7 + j] += v * pm[l * 7 + j]
+    for k in range(CT_NNZ):
+        j = ct_i[k]; l = ct_l[k]; v = F[j * 7 + l]
+        for i in range(7):
+            FPF[i * 7 + j] += FP[i * 7 + l] * v
+    for i in range(7):
+        for j in range(i, 7):
+            s = 0.5 * ((FPF[i * 7 + j] + q[i * 7 + j]) + (FPF[j * 7 + i] + q[j * 7 + i]))
+            pt[i * 7 + j] = s
+            pt[j * 7 + i] = s
+
+
+cdef inline void _lin_predict1(const double* xm, const double* pm, int d, int nnz,
+                               const int* nz_i, const int* nz_l, const double* nz_v,
+                               const double* q, double* xt, double* pt) noexcept nogil:
+    """x ← F x, P ← sym(F P Fᵀ + Q) of one mixed state (xm, pm) into (xt, pt), F by its
+    non-zeros (kalman.pyx's _kf_predict_rows for one row; called with a literal d)."""
+    cdef int i, j, l, k
+    cdef double xs[MAXD]
+    cdef double FP[MAXD * MAXD]
+    cdef double FPF[MAXD * MAXD]
+    cdef double s, v
+    for i in range(d):
+        xs[i] = 0.0
+    for i in range(d * d):
+        FP[i] = 0.0
+        FPF[i] = 0.0
+    for k in range(nnz):
+        i = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+        xs[i] += v * xm[l]
+        for j in range(d):
+            FP[i * d + j] += v * pm[l * d + j]
+    for i in range(d):
+        xt[i] = xs[i]
+    for k in range(nnz):
+        j = nz_i[k]; l = nz_l[k]; v = nz_v[k]
+        for i in range(d):
+            FPF[i * d + j] += v * FP[i * d + l]
+    for i in range(d):
+        for j in range(i, d):
+            s = 0.5 * ((FPF[i * d + j] + q[i * d + j]) + (FPF[j * d + i] + q[j * d + i]))
+            pt[i * d + j] = s
+            pt[j * d + i] = s
+
+
+cdef inline void _mix_acc_blocks(const double* cx, const double* pi, int di,
+                                 const double* pj, int dj, int ns, const int* sh_a,
+                                 const int* sh_s, int no, const int* ow, const double* x0,
+                                 double wi, double* P0) noexcept nogil:
+    """_mix_acc of model i expressed in model j's space without forming P̃_i: the shared
+    block from P_i, the block of the components model i lacks from P_j, and 0 between
+    them (written 0.0 + …, the very sum _mix_acc forms, so the same bits)."""
+    cdef int p, q, a, b, sa
+    cdef double da
+    cdef double dv[MAXD]
+    for a in range(dj):
+        dv[a] = cx[a] - x0[a]
+    for p in range(ns):
+        a = sh_a[p]
+        sa = sh_s[p]
+        da = dv[a]
+        for q in range(ns):
+            b = sh_a[q]
+            P0[a * dj + b] += wi * (pi[sa * di + sh_s[q]] + da * dv[b])
+        for q in range(no):
+            b = ow[q]
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+    for p in range(no):
+        a = ow[p]
+        da = dv[a]
+        for q in range(ns):
+            b = sh_a[q]
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+        for q in range(no):
+            b = ow[q]
+            P0[a * dj + b] += wi * (pj[a * dj + b] + da * dv[b])
+
+
+cdef inline void _mix_acc(const double* cx, const double* cP, const double* x0, double wi,
+                          int dj, double* P0) noexcept nogil:
+    """P0 += wi [cP + (cx − x0)(cx − x0)ᵀ] (called with a literal dj)."""
+    cdef int a, b
+    cdef double da
+    cdef double dv[MAXD]
+    for a in range(dj):
+        dv[a] = cx[a] - x0[a]
+    for a in range(dj):
+        da = dv[a]
+        for b in range(dj):
+            P0[a * dj + b] += wi * (cP[a * dj + b] + da * dv[b])
+
+
+cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
+                           const long long[:, :, ::1] maps, const double[:, ::1] Pi,
+                           const double[:, ::1] mu, double[:, ::1] cbar,
+                           const long long[::1] kinds, const double* F, const double* Q,
+                           double dt) noexcept nogil:
+    cdef Py_ssize_t n = mu.shape[0], t
+    cdef int r = <int>dims.shape[0], i, j, a, b, dj, di, dd, l, k
+    cdef Py_ssize_t xoff[MAXR]
+    cdef Py_ssize_t poff[MAXR]
+    cdef int fo[MAXR]
+    cdef int nnz[MAXR]
+    cdef int nz_i[MAXR * MAXD * MAXD]
+    cdef int nz_l[MAXR * MAXD * MAXD]
+    cdef double nz_v[MAXR * MAXD * MAXD]
+    cdef bint ident[MAXR * MAXR]
+    cdef int ct_i[CT_NNZ]
+    cdef int ct_l[CT_NNZ]
+    cdef int ns[MAXR * MAXR]
+    cdef int no[MAXR * MAXR]
+    cdef int sh_a[MAXR * MAXR * MAXD]
+    cdef int sh_s[MAXR * MAXR * MAXD]
+    cdef int ow[MAXR * MAXR * MAXD]
+    cdef double w[MAXR]
+    cdef double c, wi
+    cdef double x0[MAXD]
+    cdef double cxs[MAXR * MAXD]
+    cdef double mx[MAXR * MAXD]
+    cdef double mP[MAXR * MAXD * MAXD]
+    cdef double* P0
+    cdef const double* xi
+    cdef const double* xj
+    cdef const double* pj
+    cdef const double* cx
+    cdef const double* cP
+    cdef double s
+    xoff[0] = 0
+    poff[0] = 0
+    fo[0] = 0
+    for j in range(1, r):
+        xoff[j] = xoff[j - 1] + n * dims[j - 1]
+        poff[j] = poff[j - 1] + n * dims[j - 1] * dims[j - 1]
+        fo[j] = fo[j - 1] + <int>(dims[j - 1] * dims[j - 1])
+    for i in range(r):
+        for j in range(r):
+            ident[i * MAXR + j] = dims[i] == dims[j]
+            for a in range(dims[j]):
+                if maps[i, j, a] != a:
+                    ident[i * MAXR + j] = False
+    for j in range(r):                           # the linear models' F by its non-zeros
+        dj = <int>dims[j]
+        nnz[j] = 0
+        if kinds[j] == 0:
+            for a in range(dj):
+                for l in range(dj):
+                    if F[fo[j] + a * dj + l] != 0.0:
+                        k = j * MAXD * MAXD + nnz[j]
+                        nz_i[k] = a
+                        nz_l[k] = l
+                        nz_v[k] = F[fo[j] + a * dj + l]
+                        nnz[j] += 1
+    k = 0                                        # the CT Jacobian's structural non-zeros
+    for a in range(7):
+        for l in range(7):
+            if (a == l and a != 3 and a != 4) or (a < 2 and (l == 3 or l == 4 or l == 6)) \
+                    or (a == 2 and l == 5) or ((a == 3 or a == 4) and l >= 3 and l != 5):
+                ct_i[k] = a
+                ct_l[k] = l
+                k += 1
+    for i in range(r):                           # compact index lists (see _mix_acc_blocks)
+        for j in range(r):
+            ns[i * MAXR + j] = 0
+            no[i * MAXR + j] = 0
+            for a in range(dims[j]):
+                k = (i * MAXR + j) * MAXD
+                if maps[i, j, a] >= 0:
+                    sh_a[k + ns[i * MAXR + j]] = a
+                    sh_s[k + ns[i * MAXR + j]] = <int>maps[i, j, a]
+                    ns[i * MAXR + j] += 1
+                else:
+                    ow[k + no[i * MAXR + j]] = a
+                    no[i * MAXR + j] += 1
+    for t in range(n):
+        for j in range(r):                       # c̄_j = Σ_i Π_ij μ_i
+            c = 0.0
+            for i in range(r):
+                c += mu[t, i] * Pi[i, j]
+            cbar[t, j] = c
+        for j in range(r):                       # mix every model into mx, mP (_imm_mix)
+            dj = <int>dims[j]
+            dd = dj * dj
+            xj = x + xoff[j] + t * dj
+            pj = P + poff[j] + t * dd
+            for i in range(r):
+                w[i] = Pi[i, j] * mu[t, i] / cbar[t, j]
+            for a in range(dj):
+                x0[a] = 0.0
+            for i in range(r):
+                di = <int>dims[i]
+                xi = x + xoff[i] + t * di
+                if ident[i * MAXR + j]:
+                    cx = xi
+                else:
+                    k = (i * MAXR + j) * MAXD
+                    cx = &cxs[i * MAXD]
+                    for a in range(ns[i * MAXR + j]):
+                        cxs[i * MAXD + sh_a[k + a]] = xi[sh_s[k + a]]
+                    for a in range(no[i * MAXR + j]):
+                        cxs[i * MAXD + ow[k + a]] = xj[ow[k + a]]
+                wi = w[i]
+                for a in range(dj):
+                    x0[a] += wi * cx[a]
+            P0 = &mP[j * MAXD * MAXD]
+            for a in range(dd):
+                P0[a] = 0.0
+            for i in range(r):
+                di = <int>dims[i]
+                if not ident[i * MAXR + j]:
+                    k = (i * MAXR + j) * MAXD
+                    _mix_acc_blocks(&cxs[i * MAXD], P + poff[i] + t * di * di, di, pj, dj,
+                                    ns[i * MAXR + j], &sh_a[k], &sh_s[k], no[i * MAXR + j],
+                                    &ow[k], x0, w[i], P0)
+                    continue
+                cx = x + xoff[i] + t * di
+                cP = P + poff[i] + t * di * di
+                if dj == 6:
+                    _mix_acc(cx, cP, x0, w[i], 6, P0)
+                elif dj == 7:
+                    _mix_acc(cx, cP, x0, w[i], 7, P0)
+                elif dj == 9:
+                    _mix_acc(cx, cP, x0, w[i], 9, P0)
+                else:
+                    _mix_acc(cx, cP, x0, w[i], dj, P0)
+            for a in range(dj):
+                mx[j * MAXD + a] = x0[a]
+            for a in range(dj):                  # sym, in place (each pair read once)
+                for b in range(a, dj):
+                    s = 0.5 * (P0[a * dj + b] + P0[b * dj + a])
+                    P0[a * dj + b] = s
+                    P0[b * dj + a] = s
+        for j in range(r):                       # predict each mixed model, write back
+            dj = <int>dims[j]
+            if kinds[j] == 1:
+                _ct_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], dt, Q + fo[j], ct_i, ct_l,
+                             x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif dj == 6:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 6, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif dj == 9:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 9, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            else:
+                _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], dj, nnz[j],
+                              &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],
+                              &nz_v[j * MAXD * MAXD], Q + fo[j],
+                              x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+
+
