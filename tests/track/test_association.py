@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy.optimize import linear_sum_assignment
 
 from xband.track import association
 from xband.track.association import gnn, jpda_probabilities
@@ -23,11 +24,23 @@ def brute_gnn(cost, g):
     return best, arg
 
 
-@pytest.mark.parametrize("split", [False, True])
+def dense_lsa(cost, g):
+    """scipy's linear_sum_assignment on the full [C | diag(g)] problem (C = big where a
+    pair is not worth taking): the assignment gnn must reproduce."""
+    n, k = cost.shape
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(cost) & (cost < g[:, None])
+    big = 1e12 + 10.0 * (np.abs(cost[ok]).sum() + np.abs(g).sum())
+    C = np.full((n, k + n), big)
+    C[:, :k] = np.where(ok, cost, big)
+    C[np.arange(n), k + np.arange(n)] = g
+    r, c = linear_sum_assignment(C)
+    take = c < k
+    return r[take], c[take]
+
+
 @pytest.mark.parametrize("trial", range(40))
-def test_gnn_equals_brute_force(trial, split, monkeypatch):
-    if split:                              # solve per connected component of the gates
-        monkeypatch.setattr(association, "GNN_DENSE_MAX", 0)
+def test_gnn_equals_brute_force(trial, backend):
     rng = np.random.default_rng(trial)
     n, k = rng.integers(1, 5), rng.integers(0, 5)
     cost = rng.exponential(5.0, (n, k))
@@ -41,33 +54,26 @@ def test_gnn_equals_brute_force(trial, split, monkeypatch):
 
 
 @pytest.mark.parametrize("trial", range(6))
-def test_gnn_components_equal_dense(trial, monkeypatch):
-    """Large sparse problems: the per-component solution has the dense optimum's cost."""
+def test_gnn_large_sparse_equals_dense_scipy(trial, backend):
+    """Large sparse problems: the same assignment as scipy on the full dense problem
+    (continuous random costs: the optimum is unique)."""
     rng = np.random.default_rng(100 + trial)
     n, k = rng.integers(80, 300), rng.integers(80, 300)
     cost = rng.exponential(1.0, (n, k))
     cost[rng.random((n, k)) < 1.0 - 3.0 / k] = np.inf          # ~3 gated detections per track
     g = rng.uniform(0.5, 2.0, n) if trial % 2 else 1.0
-    gg = np.broadcast_to(g, (n,))
-
-    def total(r, c):
-        assert len(set(c.tolist())) == len(c) and len(set(r.tolist())) == len(r)
-        assert np.all(cost[r, c] < gg[r])
-        return cost[r, c].sum() + np.delete(gg, r).sum()
-
+    gg = np.broadcast_to(g, (n,)).astype(float)
     r1, c1 = gnn(cost, g)
-    monkeypatch.setattr(association, "GNN_DENSE_MAX", 10 ** 12)
-    r2, c2 = gnn(cost, g)
-    assert total(r1, c1) == pytest.approx(total(r2, c2), rel=1e-12)
+    assert len(set(c1.tolist())) == len(c1) and np.all(np.diff(r1) > 0)
+    assert np.all(cost[r1, c1] < gg[r1])
+    r2, c2 = dense_lsa(cost, gg)
+    np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(c1, c2)
 
 
-@pytest.mark.parametrize("dense_max", [None, 0])
 @pytest.mark.parametrize("trial", range(8))
-def test_gnn_pairs_equals_dense(trial, dense_max, monkeypatch):
-    """gnn_pairs on the finite cells of a cost matrix returns exactly gnn's assignment
-    (small problems solved densely, large ones per component)."""
-    if dense_max is not None:
-        monkeypatch.setattr(association, "GNN_DENSE_MAX", dense_max)
+def test_gnn_pairs_equals_dense(trial, backend):
+    """gnn_pairs on the finite cells of a cost matrix returns exactly gnn's assignment."""
     rng = np.random.default_rng(200 + trial)
     n, k = (rng.integers(1, 6), rng.integers(1, 6)) if trial < 4 else (150, 120)
     cost = rng.exponential(1.0, (n, k))
@@ -79,6 +85,10 @@ def test_gnn_pairs_equals_dense(trial, dense_max, monkeypatch):
     r2, c2 = association.gnn_pairs(ti, dj, cost[ti, dj], n, k, g)
     np.testing.assert_array_equal(r1, r2)
     np.testing.assert_array_equal(c1, c2)
+    o = rng.permutation(ti.size)                  # pairs not listed by track: same answer
+    r3, c3 = association.gnn_pairs(ti[o], dj[o], cost[ti, dj][o], n, k, g)
+    np.testing.assert_array_equal(r1, r3)
+    np.testing.assert_array_equal(c1, c3)
     best, _ = brute_gnn(np.where(np.isnan(cost), np.inf, cost), np.broadcast_to(g, (n,))) \
         if n * k <= 30 else (None, None)
     if best is not None:
@@ -94,6 +104,14 @@ def test_gnn_pairs_rejects_bad_input():
         association.gnn_pairs([0], [0, 1], [0.1], 2, 2, 1.0)
     r, c = association.gnn_pairs([], [], [], 0, 3, 1.0)
     assert r.size == c.size == 0
+    with pytest.raises(association.InputError, match="miss_cost must be finite"):
+        association.gnn_pairs([0], [0], [0.1], 2, 2, np.inf)
+    with pytest.raises(association.InputError, match="miss_cost must be finite"):
+        gnn(np.ones((2, 2)), [1.0, np.nan])
+    with pytest.raises(association.InputError, match="miss_cost must be a scalar"):
+        gnn(np.ones((2, 2)), [1.0, 2.0, 3.0])
+    with pytest.raises(association.InputError, match="2-D"):
+        gnn(np.ones(3), 1.0)
 
 
 def brute_jpda(lik, gated, pd, pg, lam):
@@ -137,9 +155,9 @@ def test_jpda_matches_brute_force_and_sums_to_one(trial):
 
 
 @pytest.mark.parametrize("trial", range(30))
-def test_gnn_dense_reduction_equals_full_problem(trial, monkeypatch):
-    """Tracks and detections without any pair worth taking are left out of the dense
-    problem: same assignment as the full [C | diag(g)] problem (and the brute-force cost),
+def test_gnn_reduction_equals_full_problem(trial, backend):
+    """Tracks and detections without any pair worth taking never change the answer: the
+    same assignment as scipy on the full [C | diag(g)] problem (and the brute-force cost),
     rows sorted, and such tracks and detections never assigned."""
     rng = np.random.default_rng(100 + trial)
     n, k = rng.integers(2, 6), rng.integers(2, 6)
@@ -150,7 +168,7 @@ def test_gnn_dense_reduction_equals_full_problem(trial, monkeypatch):
     g = rng.uniform(3.0, 12.0, n)
     r, c = gnn(cost, g)
     ok = np.isfinite(cost) & (cost < g[:, None])
-    rf, cf = association._gnn_dense(cost, g, ok)           # the unreduced problem
+    rf, cf = dense_lsa(cost, g)                            # the unreduced problem
     assert np.array_equal(r, rf) and np.array_equal(c, cf)
     assert np.all(np.diff(r) > 0) and np.all(ok[r, c])
     got = cost[r, c].sum() + g[np.setdiff1d(np.arange(n), r)].sum()

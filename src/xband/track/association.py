@@ -4,8 +4,11 @@ association (JPDA) probabilities, over a cost / likelihood matrix of tracks × d
 GNN (Blackman & Popoli 1999, §6.4): the one-to-one assignment minimising
 Σ_assigned c_ij + Σ_unassigned-tracks g_i, where c_ij is the pair's cost (e.g. the NIS, or
 −2 log likelihood) and g_i the cost of leaving track i without a detection (the gate
-value: a pair costing more than g_i is never worth taking). Solved exactly as a
-rectangular assignment over [C | diag(g)] (scipy's Jonker-Volgenant solver).
+value: a pair costing g_i or more is never worth taking). Solved exactly: the optimum of
+the rectangular assignment over [C | diag(g)], by shortest augmenting paths with dual
+potentials (Jonker-Volgenant / Dijkstra) over the sparse graph of the pairs worth taking —
+the ``assign`` kernel (ext/_assign.pxi; its numpy twin xband.reference.assign solves the
+same problem with scipy's linear_sum_assignment).
 
 JPDA (Fortmann, Bar-Shalom & Scheffe 1983; Bar-Shalom et al. 2001 §6.6): for a cluster
 of tracks and detections sharing gates, every feasible joint event θ (each detection to at
@@ -19,129 +22,88 @@ GNN for that cluster) — the documented limit.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .. import _kernels
 from ..errors import InputError
 
 JPDA_MAX_EVENTS = 200_000
-_INF = 1e300
 
 
-#: Up to this many track × detection cells GNN solves one dense problem; above it, one
-#: problem per connected component of the gate graph (the optimum decomposes over them).
-#: Dense is faster up to about 400 × 800 (measured: 0.2 vs 1.9 ms at 50 × 100, 9.6 vs
-#: 11 ms at 400 × 800 with ~2 gated detections per track).
-GNN_DENSE_MAX = 300_000
+def _miss(fn, miss_cost, n):
+    """The miss cost per track, (n,) float64, finite."""
+    if isinstance(miss_cost, (int, float)):             # the usual scalar, cheaply
+        if not math.isfinite(miss_cost):
+            raise InputError(f"{fn}: miss_cost must be finite, got {miss_cost}")
+        return np.full(n, float(miss_cost))
+    g = np.asarray(miss_cost, float)
+    if g.ndim > 1 or (g.ndim == 1 and g.shape[0] not in (1, n)):
+        raise InputError(f"{fn}: miss_cost must be a scalar or of shape ({n},), "
+                         f"got shape {g.shape}")
+    g = np.full(n, g) if g.size == 1 else np.ascontiguousarray(g)
+    if not np.isfinite(g).all():
+        raise InputError(f"{fn}: miss_cost must be finite")
+    return g
 
 
-def _gnn_dense(cost, g, ok):
-    """[C | diag(g)] assignment of one (sub)problem; ``ok`` marks the pairs worth taking."""
-    n, k = cost.shape
-    big = 1e12 + 10.0 * (np.abs(cost[ok]).sum() + np.abs(g).sum())
-    C = np.full((n, k + n), big)
-    C[:, :k] = np.where(ok, cost, big)
-    C.reshape(-1)[k::k + n + 1] = g                   # C[i, k + i] = g[i]
-    r, c = linear_sum_assignment(C)
-    take = (c < k) & (C[r, c] < big)
-    return r[take].astype(np.int64), c[take].astype(np.int64)
+def _assign(ti, dj, cval, g, n, k):
+    """The kernel's optimal assignment over the pairs (ti, dj) of cost cval, listed by
+    track (pairs not worth taking — cost not finite or not < g[ti] — are skipped there);
+    returns (rows, cols) sorted by row."""
+    row_ptr = ti.searchsorted(np.arange(n + 1, dtype=np.int64))   # ti is sorted
+    row_to_col = np.empty(n, np.int64)
+    _kernels.get("assign").assign_sparse(row_ptr, dj, cval, g, k, row_to_col)
+    rows = (row_to_col >= 0).nonzero()[0]
+    return rows, row_to_col[rows]
 
 
 def gnn(cost: np.ndarray, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     """Optimal one-to-one assignment; ``cost`` (n, k) with +inf for pairs outside the gate,
-    ``miss_cost`` scalar or (n,). Returns (rows, cols) of the assigned pairs.
+    ``miss_cost`` scalar or (n,), finite. Returns (rows, cols) of the assigned pairs,
+    sorted by row.
 
-    A pair costing at least the track's miss cost is never taken, so the problem splits
-    into the connected components of the graph of the other pairs; large problems are
-    solved per component (a component of one pair is taken as it is), small ones densely.
+    A pair costing at least the track's miss cost (or not finite) is never taken; the
+    other pairs are handed to the sparse solver (``assign`` kernel: shortest augmenting
+    paths over the pair graph, the optimum of [C | diag(g)]).
     """
     cost = np.asarray(cost, float)
     if cost.ndim != 2:
         raise InputError(f"gnn: cost must be 2-D, got shape {cost.shape}")
     n, k = cost.shape
+    g = _miss("gnn", miss_cost, n)
     if n == 0 or k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    g = np.asarray(miss_cost, float)
-    g = np.full(n, g) if g.ndim == 0 else np.ascontiguousarray(np.broadcast_to(g, (n,)))
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(cost) & (cost < g[:, None])
-    if n * k <= GNN_DENSE_MAX:
-        # a track without a pair worth taking keeps its miss, a detection in no such pair
-        # stays free: solve over the others only (the same optimum, a smaller matrix)
-        rt, cd = ok.any(axis=1), ok.any(axis=0)
-        if rt.all() and cd.all():
-            return _gnn_dense(cost, g, ok)
-        rt, cd = np.flatnonzero(rt), np.flatnonzero(cd)
-        if rt.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        sub = np.ix_(rt, cd)
-        r, c = _gnn_dense(cost[sub], g[rt], ok[sub])
-        return rt[r], cd[c]
-    ti, dj = np.nonzero(ok)
-    return _gnn_components(ti, dj, cost[ti, dj], g, n, k)
-
-
-def _gnn_components(ti, dj, cval, g, n, k):
-    """GNN per connected component of the pairs (ti, dj) worth taking (cost cval < g[ti]),
-    listed by track then detection; returns (rows, cols) sorted by row."""
-    if ti.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    A = csr_matrix((np.ones(ti.size, np.int8), (ti, n + dj)), shape=(n + k, n + k))
-    _, lab = connected_components(A, directed=False)
-    comp = lab[ti]
-    npair = np.bincount(comp, minlength=lab.max() + 1)
-    single = npair[comp] == 1                 # one track, one detection: take the pair
-    rows, cols = [ti[single]], [dj[single]]
-    multi = ~single
-    if multi.any():
-        cm, tm, dm, vm = comp[multi], ti[multi], dj[multi], cval[multi]
-        order = np.argsort(cm, kind="stable")
-        cm, tm, dm, vm = cm[order], tm[order], dm[order], vm[order]
-        starts = np.flatnonzero(np.r_[True, cm[1:] != cm[:-1]])
-        ends = np.r_[starts[1:], cm.size]
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            tr, ti_loc = np.unique(tm[a:b], return_inverse=True)
-            de, dj_loc = np.unique(dm[a:b], return_inverse=True)
-            sub_ok = np.zeros((tr.size, de.size), bool)
-            sub_ok[ti_loc, dj_loc] = True
-            sub = np.full((tr.size, de.size), np.inf)   # only the ok pairs are ever read
-            sub[ti_loc, dj_loc] = vm[a:b]
-            r, c = _gnn_dense(sub, g[tr], sub_ok)
-            rows.append(tr[r])
-            cols.append(de[c])
-    r, c = np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
-    o = np.argsort(r, kind="stable")
-    return r[o], c[o]
+    # the cells worth taking, by track then detection (NaN and +inf compare False; a −inf
+    # cell is listed but the solver skips every non-finite cost)
+    ti, dj = np.nonzero(cost < g[:, None])
+    return _assign(ti, np.ascontiguousarray(dj), cost[ti, dj], g, n, k)
 
 
 def gnn_pairs(ti, dj, cost, n: int, k: int, miss_cost) -> tuple[np.ndarray, np.ndarray]:
     """``gnn`` on a sparse cost: pairs (ti[p], dj[p]) of cost[p] (sorted by track, then
     detection; every pair not listed costs +inf) among n tracks and k detections. The
-    same assignment as ``gnn`` on the dense matrix holding these costs."""
+    same assignment as ``gnn`` on the dense matrix holding these costs (pairs not listed
+    by track are sorted first; a pair not worth taking — cost not finite or not below the
+    miss cost — may be listed, it is never taken)."""
     ti = np.asarray(ti, np.int64)
     dj = np.asarray(dj, np.int64)
     cost = np.asarray(cost, float)
     if not (ti.ndim == dj.ndim == cost.ndim == 1 and ti.size == dj.size == cost.size):
         raise InputError(f"gnn_pairs: ti, dj and cost must be 1-D of one length, got "
                          f"{ti.shape}, {dj.shape}, {cost.shape}")
+    g = _miss("gnn_pairs", miss_cost, n)
     if n == 0 or k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     if ti.size and (ti.min() < 0 or ti.max() >= n or dj.min() < 0 or dj.max() >= k):
         raise InputError(f"gnn_pairs: pair indices outside {n} tracks × {k} detections")
-    g = np.asarray(miss_cost, float)
-    g = np.full(n, g) if g.ndim == 0 else np.ascontiguousarray(np.broadcast_to(g, (n,)))
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(cost) & (cost < g[ti])
-    ti, dj, cost = ti[ok], dj[ok], cost[ok]
-    if n * k <= GNN_DENSE_MAX:
-        C = np.full((n, k), np.inf)
-        C[ti, dj] = cost
-        okm = np.zeros((n, k), bool)
-        okm[ti, dj] = True
-        return _gnn_dense(C, g, okm)
-    return _gnn_components(ti, dj, cost, g, n, k)
+    if ti.size > 1 and np.any(ti[1:] < ti[:-1]):      # not listed by track: sort them
+        o = np.lexsort((dj, ti))
+        ti, dj, cost = ti[o], dj[o], cost[o]
+    return _assign(ti, np.ascontiguousarray(dj), np.ascontiguousarray(cost), g, n, k)
 
 
 def clusters(gated: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
