@@ -31,12 +31,21 @@ delete → initiate, over arrays of tracks.
   finite) are counted in ``stats["rejected_nonfinite"]`` and never touch a track.
 
 Stable IDs: a track keeps its id from initiation to deletion; ids are never reused.
+
+One call per scan: with GNN association and EKF updates (the defaults) the whole scan —
+prediction, gate, assignment, updates, mode probabilities, confirmation, deletion and
+initiation — runs in one kernel call (``scan.scan_step``, ext/scan.pyx, twin
+xband.reference.scan) over the bank's packed arrays, which the tracker double-buffers;
+the bank object is kept in step with them after every scan. JPDA and the unscented and
+converted-measurement updates take the per-stage path below (``_step_stages``), which
+computes the same steps with one kernel call per stage.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import chi2
 
+from .. import _kernels
 from ..config import Tracker as TrackerConfig
 from ..errors import InputError
 from ..radar.measure import cart_of
@@ -44,7 +53,7 @@ from ..types import Detections, Tracks
 from . import filters  # noqa: F401  (status codes)
 from .association import gnn, gnn_pairs
 from .jpda import jpda_probabilities
-from .imm import IMM, SingleModel
+from .imm import IMM, INIT_SIGMA_ACCEL, INIT_SIGMA_OMEGA, SingleModel
 from .models import ModelSpec
 
 DIM = 6
@@ -104,6 +113,9 @@ class Tracker:
         self.stats = {"scans": 0, "initiated": 0, "confirmed": 0, "deleted": 0,
                       "rejected_nonfinite": 0, "updates": 0, "skipped_updates": 0,
                       "jpda_fallbacks": 0}
+        self._fast = cfg.association == "gnn" and cfg.update == "ekf"
+        if self._fast:
+            self._fast_init()
 
     # ------------------------------------------------------------------ helpers
     # views of the bookkeeping block (live tracks only)
@@ -150,6 +162,172 @@ class Tracker:
             t = float(dets.t[0])
         if self.t is not None and t < self.t:
             raise InputError(f"Tracker.step: scan time {t} s is before the last one {self.t} s")
+        if self._fast:
+            return self._step_scan(dets, t)
+        return self._step_stages(dets, t)
+
+    # ------------------------------------------------------- one kernel call per scan
+    def _fast_init(self) -> None:
+        """The scan kernel's constants (the bank's models and the management settings)
+        and the double-buffered state arrays."""
+        cfg, bank = self.cfg, self.bank
+        r = len(bank.models)
+        if isinstance(bank, IMM):
+            dims, maps, Pi = bank._dims, bank._mix_maps, bank.Pi
+            kinds, pos, mu0 = bank._kinds, bank._pos, bank.mu0
+        else:
+            dims = np.array([bank.models[0].dim], np.int64)
+            maps = np.full((1, 1, filters.MAX_DIM), -1, np.int64)
+            maps[0, 0, :dims[0]] = np.arange(dims[0])
+            Pi, mu0 = np.ones((1, 1)), np.ones(1)
+            kinds = np.array([1 if bank.models[0].linear(1.0) is None else 0], np.int64)
+            pos = np.zeros((1, filters.MAX_DIM), np.int64)
+            pos[0, :dims[0]] = bank.out_pos[0]
+        init_var = np.concatenate([
+            [0.0 if c < 6 else (INIT_SIGMA_ACCEL if c < 9 else INIT_SIGMA_OMEGA) ** 2
+             for c in m.common_index] for m in bank.models])
+        self._scan = _kernels.get("scan").GnnScan(
+            dims, maps, Pi, kinds, pos, mu0, init_var, self._gates, cfg.confirm_m,
+            cfg.confirm_n, cfg.delete_misses, cfg.delete_sigma_m, cfg.init_speed_sigma_mps)
+        self._r, self._D = r, bank.dim
+        self._sd = int(dims.sum())
+        self._sdd = int((dims * dims).sum())
+        self._pm: dict = {}
+        self._imm = isinstance(bank, IMM)
+        self._kernel = _kernels.get("scan")
+        self._counts = np.zeros(6, np.int64)
+        self._bufs = [self._new_bufs(16), self._new_bufs(16)]
+        self._cur = 0
+        self._synced = None
+
+    def _new_bufs(self, cap: int) -> dict:
+        return {"x": np.empty(cap * self._sd), "P": np.empty(cap * self._sdd),
+                "mu": np.empty((cap, self._r)), "cbar": np.empty((cap, self._r)),
+                "book": np.zeros((5, cap), np.int64), "cap": cap}
+
+    def _matrices(self, dt: float):
+        """Every model's F and Q over dt, packed as the scan kernel takes them."""
+        if self._imm:
+            return self.bank._predict_matrices(dt)
+        got = self._pm.get(dt)
+        if got is None:
+            F, Q = self.bank.models[0].linear(dt)
+            got = (np.ascontiguousarray(F, np.float64).ravel(),
+                   np.ascontiguousarray(Q, np.float64).ravel())
+            if len(self._pm) > 16:
+                self._pm.clear()
+            self._pm[dt] = got
+        return got
+
+    def _bank_marker(self) -> tuple:
+        b = self.bank
+        return (b.xs[0], b.Ps[0], getattr(b, "mu", None), getattr(b, "cbar", None), self._book)
+
+    def _is_synced(self) -> bool:
+        m = self._synced
+        if m is None:
+            return False
+        b = self.bank
+        return (b.xs[0] is m[0] and b.Ps[0] is m[1] and getattr(b, "mu", None) is m[2]
+                and getattr(b, "cbar", None) is m[3] and self._book is m[4])
+
+    def _load_bank(self) -> None:
+        """Copy the bank's state into the current buffers (it was changed outside the
+        scan kernel, or never synced)."""
+        n, bank = self.bank.n, self.bank
+        buf = self._bufs[self._cur]
+        if buf["cap"] < n:
+            buf = self._bufs[self._cur] = self._new_bufs(max(16, 2 * n))
+        o = op = 0
+        for x, P in zip(bank.xs, bank.Ps):
+            d = x.shape[1]
+            buf["x"][n * o:n * (o + d)] = x.ravel()
+            buf["P"][n * op:n * (op + d * d)] = P.ravel()
+            o, op = o + d, op + d * d
+        buf["mu"][:n] = bank.mu if isinstance(bank, IMM) else 1.0
+        buf["cbar"][:n] = bank.cbar if isinstance(bank, IMM) else 1.0
+        buf["book"][:, :n] = self._book[:, :n]
+        self._sync_bank(n)
+
+    def _sync_bank(self, n: int) -> None:
+        """Point the bank (and the bookkeeping views) at the current buffers."""
+        buf, bank = self._bufs[self._cur], self.bank
+        x, P = buf["x"][:n * self._sd], buf["P"][:n * self._sdd]
+        if self._imm:
+            bank._unpack(x, P, n)
+            bank.mu, bank.cbar = buf["mu"][:n], buf["cbar"][:n]
+        else:
+            d = self._sd
+            bank.xs, bank.Ps = [x.reshape(n, d)], [P.reshape(n, d, d)]
+        bank._est = None
+        self._book, self._n = buf["book"], n
+        self._synced = self._bank_marker()
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        new = Tracker.__new__(Tracker)
+        memo[id(self)] = new
+        for key, val in self.__dict__.items():
+            if key == "_kernel":                 # a module: shared
+                new._kernel = val
+            elif key != "_synced":
+                setattr(new, key, copy.deepcopy(val, memo))
+        new._synced = None
+        if new._fast and self._is_synced():
+            # the copies of the buffers hold the state; point the copied bank at them
+            new._sync_bank(new._n)
+        return new
+
+    def _step_scan(self, dets: Detections, t: float) -> Tracks:
+        if not self._is_synced():
+            self._load_bank()
+        n = self._n
+        k = len(dets.range)
+        z = np.empty((k, 4))                     # dets.z without np.stack's overhead
+        z[:, 0], z[:, 1], z[:, 2], z[:, 3] = dets.range, dets.az, dets.el, dets.range_rate
+        R = dets.R
+        if not (R.dtype == np.float64 and R.flags.c_contiguous):
+            R = np.ascontiguousarray(R, np.float64)
+        dt = t - self.t if (self.t is not None and n and t > self.t) else 0.0
+        F, Q = self._matrices(dt if dt > 0 else 1.0)
+        cur = self._bufs[self._cur]
+        cap = n + k
+        nxt = 1 - self._cur
+        out = self._bufs[nxt]
+        if out["cap"] < cap:
+            out = self._bufs[nxt] = self._new_bufs(max(cap, 2 * out["cap"]))
+        D = self._D
+        xc, Pc = np.empty((cap, D)), np.empty((cap, D, D))
+        counts = self._counts
+        n2 = self._kernel.scan_step(
+            self._scan, cur["x"][:n * self._sd], cur["P"][:n * self._sdd], cur["mu"][:n],
+            cur["cbar"][:n], cur["book"], z, R, F, Q, dt, out["x"], out["P"], out["mu"],
+            out["cbar"], out["book"], xc, Pc, self._next_id, counts)
+        self.t = t
+        st = self.stats
+        rej, upd, skip, conf, dele, ini = counts.tolist()
+        st["rejected_nonfinite"] += rej
+        st["updates"] += upd
+        st["skipped_updates"] += skip
+        st["confirmed"] += conf
+        st["deleted"] += dele
+        st["initiated"] += ini
+        st["scans"] += 1
+        self._next_id += ini
+        self._cur = nxt
+        self._sync_bank(n2)
+        tr = Tracks.__new__(Tracks)
+        book = out["book"]
+        tr.id = book[0, :n2].copy()
+        tr.t = np.full(n2, t)
+        tr.x, tr.P = xc[:n2], Pc[:n2]
+        tr.mode_probs = out["mu"][:n2].copy()
+        tr.confirmed = book[4, :n2].astype(bool)
+        return tr
+
+    # ------------------------------------------------------- one kernel call per stage
+    def _step_stages(self, dets: Detections, t: float) -> Tracks:
         cfg = self.cfg
         R = dets.R
         z = np.empty((R.shape[0], 4))            # dets.z without np.stack's overhead
