@@ -576,7 +576,9 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
             return -1
         if not _grow_p(<void**>&s.r2c_p, &s.cap_r2c, n, sizeof(Py_ssize_t)):
             return -1
-        assign_sparse(n, k, s.row_ptr, s.cols, s.cost, &s.miss[0], s.r2c_p, s.work, s.iwork)
+        if assign_sparse(n, k, s.row_ptr, s.cols, s.cost, &s.miss[0], s.r2c_p, s.work,
+                         s.iwork) < 0:
+            return -2                            # an invalid pair list: a bug here
         for i in range(n):
             s.r2c[i] = s.r2c_p[i]
 
@@ -816,6 +818,8 @@ def scan_step(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu, double
     with nogil:
         got = _scan(s, px, pP, mu, cbar, book, z, R, &F[0], &Q[0], dt, pxo, pPo, muo, cbo,
                     booko, xc, Pc, next_id, counts)
-    if got < 0:
+    if got == -1:
         raise MemoryError("scan_step: out of memory for the gated pairs")
+    if got < 0:
+        raise RuntimeError("scan_step: the assignment rejected the gated pairs (a bug)")
     return got
