@@ -192,8 +192,11 @@ SCAN_CASES = {
                   warm=sizes(8, short=(6,))[0]),
     "1000+1000": dict(n=1000, clutter=1000.0, scans=8, warm=6),
 }
-SCAN_KINDS = ("xband-imm", "xband-ekf", "xband-ekf-jpda", "stonesoup-gnn", "stonesoup-kdtree",
-              "stonesoup-jpda")
+SCAN_KINDS = ("xband-imm", "xband-ekf", "xband-imm-stages", "xband-ekf-stages", "xband-ekf-jpda",
+              "stonesoup-gnn", "stonesoup-kdtree", "stonesoup-jpda")
+# "-stages" rows: the same tracker forced onto its per-stage path (one kernel call per
+# stage, as JPDA and the UKF/CMKF updates run) instead of one scan_step call per scan —
+# the before/after of ext/scan.pyx side by side.
 # JPDA rows: xband's Tracker with ``association = "jpda"`` (CV EKF; clusters of tracks that
 # share gated detections, exact per cluster) vs Stone Soup's JPDAwithEHM
 # (_peers_scene.StoneSoupJPDATracker: PDAHypothesiser with the same P_D, P_G and clutter
@@ -239,7 +242,11 @@ def _prepare(case):
             step = (lambda s, c=conv[warm]: s.step(c))
         else:
             parts = kind.split("-")
-            tr = scn.xband_tracker(parts[1], association=parts[2] if len(parts) > 2 else "gnn")
+            stages = parts[-1] == "stages"
+            assoc = parts[2] if len(parts) > 2 and not stages else "gnn"
+            tr = scn.xband_tracker(parts[1], association=assoc)
+            if stages:
+                tr._fast = False
             pos = scn.run_xband(scene, tr, 0, warm)
             snap = copy.deepcopy(tr)
             pos += scn.run_xband(scene, tr, warm)
