@@ -297,6 +297,135 @@ cdef inline void _sort_row(GnnScan s, Py_ssize_t a, Py_ssize_t b) noexcept nogil
         s.cost[q] = v
 
 
+cdef inline int _sph_joseph(double* x, double* P, const double* y, const double* H,
+                            const double* R, int d, int m, double* nis,
+                            double* loglik) noexcept nogil:
+    """kalman's `_joseph` for a Jacobian H (m×d) that is zero beyond the first six
+    columns (position and velocity: the spherical measurement of every motion model),
+    with the products by those zero columns left out: P Hᵀ and H P Hᵀ over six columns,
+    K H only in its first six columns, (I − K H) P and ((I − K H) P)(I − K H)ᵀ as six
+    products plus the identity's one term. Every remaining product and sum is the one
+    `_joseph` forms, in its order (the left-out terms are exact zeros), so x, P, NIS and
+    the log-likelihood are `_joseph`'s to the bit (only the sign of an exact-zero result
+    could differ)."""
+    cdef double PHt[MAXD * MAXM]
+    cdef double S[MAXM * MAXM]
+    cdef double L[MAXM * MAXM]
+    cdef double K[MAXD * MAXM]
+    cdef double A[MAXD * 6]
+    cdef double T[MAXD * MAXD]
+    cdef double KR[MAXD * MAXM]
+    cdef double U[MAXD * MAXD]
+    cdef double w[MAXM]
+    cdef double row[MAXM]
+    cdef int i, j, l, a
+    cdef double s, v
+    for i in range(d):                          # P Hᵀ (d×m), six columns of H
+        for a in range(m):
+            PHt[i * m + a] = 0.0
+        for l in range(6):
+            v = P[i * d + l]
+            for a in range(m):
+                PHt[i * m + a] += v * H[a * d + l]
+    for a in range(m):                          # S = H P Hᵀ + R
+        for j in range(m):
+            S[a * m + j] = 0.0
+        for l in range(6):
+            v = H[a * d + l]
+            for j in range(m):
+                S[a * m + j] += v * PHt[l * m + j]
+    for i in range(m * m):
+        S[i] += R[i]
+    symmetrize(S, m)
+    if cholesky(S, L, m) != 0:
+        return SKIP_SINGULAR
+    for i in range(m):
+        w[i] = y[i]
+    chol_solve(L, w, m)
+    s = 0.0
+    for i in range(m):
+        s += y[i] * w[i]
+    nis[0] = s
+    s = 0.0
+    for i in range(m):
+        s += log(L[i * m + i])
+    loglik[0] = -0.5 * (nis[0] + 2.0 * s + m * LOG_2PI)
+    for i in range(d):                          # K = P Hᵀ S⁻¹, row by row
+        for j in range(m):
+            row[j] = PHt[i * m + j]
+        chol_solve(L, row, m)
+        for j in range(m):
+            K[i * m + j] = row[j]
+    for i in range(d):                          # x ← x + K y
+        s = 0.0
+        for j in range(m):
+            s += K[i * m + j] * y[j]
+        x[i] += s
+    for i in range(d):                          # A = −(K H) in its six columns, + I
+        for l in range(6):
+            A[i * 6 + l] = 0.0
+        for a in range(m):
+            v = K[i * m + a]
+            for l in range(6):
+                A[i * 6 + l] += v * H[a * d + l]
+        for l in range(6):
+            A[i * 6 + l] = -A[i * 6 + l]
+        if i < 6:
+            A[i * 6 + i] += 1.0
+    for i in range(d):                          # T = (I − K H) P
+        for j in range(d):
+            T[i * d + j] = 0.0
+        for l in range(6):
+            v = A[i * 6 + l]
+            for j in range(d):
+                T[i * d + j] += v * P[l * d + j]
+        if i >= 6:
+            for j in range(d):
+                T[i * d + j] += P[i * d + j]
+    for i in range(d):                          # K R
+        for j in range(m):
+            KR[i * m + j] = 0.0
+        for a in range(m):
+            v = K[i * m + a]
+            for j in range(m):
+                KR[i * m + j] += v * R[a * m + j]
+    for i in range(d):                          # U = T (I − K H)ᵀ, then + K R Kᵀ
+        for j in range(d):
+            U[i * d + j] = 0.0
+        for l in range(6):
+            v = T[i * d + l]
+            for j in range(d):
+                U[i * d + j] += v * A[j * 6 + l]
+        for j in range(6, d):
+            U[i * d + j] += T[i * d + j]
+    for i in range(d):                          # P = sym(TI + KRK), KRK in _joseph's order
+        for j in range(i, d):
+            s = 0.0
+            v = 0.0
+            for a in range(m):
+                s += KR[i * m + a] * K[j * m + a]
+                v += KR[j * m + a] * K[i * m + a]
+            s = 0.5 * ((U[i * d + j] + s) + (U[j * d + i] + v))
+            P[i * d + j] = s
+            P[j * d + i] = s
+    return UPDATED
+
+
+cdef int _sph_joseph_d6(double* x, double* P, const double* y, const double* H,
+                        const double* R, int m, double* nis, double* ll) noexcept nogil:
+    return _sph_joseph(x, P, y, H, R, 6, m, nis, ll)
+
+
+cdef int _sph_joseph_d7(double* x, double* P, const double* y, const double* H,
+                        const double* R, int m, double* nis, double* ll) noexcept nogil:
+    return _sph_joseph(x, P, y, H, R, 7, m, nis, ll)
+
+
+cdef int _sph_joseph_d9(double* x, double* P, const double* y, const double* H,
+                        const double* R, int m, double* nis, double* ll) noexcept nogil:
+    return _sph_joseph(x, P, y, H, R, 9, m, nis, ll)
+
+
 cdef inline Py_ssize_t _cell(double v, double lo, double inv_w, Py_ssize_t nc) noexcept nogil:
     """Grid cell of v (monotone in v, clamped to [0, nc)); NaN → 0."""
     cdef double f = (v - lo) * inv_w
@@ -598,7 +727,14 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
             pm = P + poff[jm] + i * dj * dj
             _sph_measure(xm, dj, h, Hf)
             _gather(z, R, j, sel, m, h, Hf, dj, y, Hs, Rs)
-            st = _joseph(xm, pm, y, Hs, Rs, dj, m, &nis, &ll[jm])
+            if dj == 6:
+                st = _sph_joseph_d6(xm, pm, y, Hs, Rs, m, &nis, &ll[jm])
+            elif dj == 7:
+                st = _sph_joseph_d7(xm, pm, y, Hs, Rs, m, &nis, &ll[jm])
+            elif dj == 9:
+                st = _sph_joseph_d9(xm, pm, y, Hs, Rs, m, &nis, &ll[jm])
+            else:
+                st = _sph_joseph(xm, pm, y, Hs, Rs, dj, m, &nis, &ll[jm])
             if st > stmax:
                 stmax = st
         if stmax == UPDATED:
