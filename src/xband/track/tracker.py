@@ -100,7 +100,8 @@ class Tracker:
 
     def __init__(self, cfg: TrackerConfig):
         self.cfg = cfg
-        self.bank = make_bank(cfg)
+        self._bank = make_bank(cfg)
+        self._stale = False            # the bank lags the scan kernel's buffers
         # per-track bookkeeping in one preallocated block, grown geometrically: rows id,
         # hits (bit k: hit k scans ago, bit 0 = this scan), age (scans since initiation),
         # misses (consecutive), confirmed (0/1); columns 0..n-1 are the live tracks
@@ -170,7 +171,7 @@ class Tracker:
     def _fast_init(self) -> None:
         """The scan kernel's constants (the bank's models and the management settings)
         and the double-buffered state arrays."""
-        cfg, bank = self.cfg, self.bank
+        cfg, bank = self.cfg, self._bank
         r = len(bank.models)
         if isinstance(bank, IMM):
             dims, maps, Pi = bank._dims, bank._mix_maps, bank.Pi
@@ -208,10 +209,10 @@ class Tracker:
     def _matrices(self, dt: float):
         """Every model's F and Q over dt, packed as the scan kernel takes them."""
         if self._imm:
-            return self.bank._predict_matrices(dt)
+            return self._bank._predict_matrices(dt)
         got = self._pm.get(dt)
         if got is None:
-            F, Q = self.bank.models[0].linear(dt)
+            F, Q = self._bank.models[0].linear(dt)
             got = (np.ascontiguousarray(F, np.float64).ravel(),
                    np.ascontiguousarray(Q, np.float64).ravel())
             if len(self._pm) > 16:
@@ -219,22 +220,35 @@ class Tracker:
             self._pm[dt] = got
         return got
 
+    @property
+    def bank(self):
+        """The filter bank (track.imm's IMM or SingleModel) holding every live track. After
+        a scan of the one-call path it is brought up to date with the kernel's buffers on
+        first access (views, no copies)."""
+        if self._stale:
+            self._sync_bank(self._n)
+        return self._bank
+
     def _bank_marker(self) -> tuple:
-        b = self.bank
+        b = self._bank
         return (b.xs[0], b.Ps[0], getattr(b, "mu", None), getattr(b, "cbar", None), self._book)
 
     def _is_synced(self) -> bool:
+        """True when the scan kernel's buffers hold the current state: the bank lags
+        them, or it views them and was not changed since."""
+        if self._stale:
+            return True
         m = self._synced
         if m is None:
             return False
-        b = self.bank
+        b = self._bank
         return (b.xs[0] is m[0] and b.Ps[0] is m[1] and getattr(b, "mu", None) is m[2]
                 and getattr(b, "cbar", None) is m[3] and self._book is m[4])
 
     def _load_bank(self) -> None:
         """Copy the bank's state into the current buffers (it was changed outside the
         scan kernel, or never synced)."""
-        n, bank = self.bank.n, self.bank
+        n, bank = self._bank.n, self._bank
         buf = self._bufs[self._cur]
         if buf["cap"] < n:
             buf = self._bufs[self._cur] = self._new_bufs(max(16, 2 * n))
@@ -251,7 +265,7 @@ class Tracker:
 
     def _sync_bank(self, n: int) -> None:
         """Point the bank (and the bookkeeping views) at the current buffers."""
-        buf, bank = self._bufs[self._cur], self.bank
+        buf, bank = self._bufs[self._cur], self._bank
         x, P = buf["x"][:n * self._sd], buf["P"][:n * self._sdd]
         if self._imm:
             bank._unpack(x, P, n)
@@ -261,6 +275,7 @@ class Tracker:
             bank.xs, bank.Ps = [x.reshape(n, d)], [P.reshape(n, d, d)]
         bank._est = None
         self._book, self._n = buf["book"], n
+        self._stale = False
         self._synced = self._bank_marker()
 
     def __deepcopy__(self, memo):
@@ -274,7 +289,7 @@ class Tracker:
             elif key != "_synced":
                 setattr(new, key, copy.deepcopy(val, memo))
         new._synced = None
-        if new._fast and self._is_synced():
+        if new._fast and self._is_synced() and not self._stale:
             # the copies of the buffers hold the state; point the copied bank at them
             new._sync_bank(new._n)
         return new
@@ -316,11 +331,12 @@ class Tracker:
         st["scans"] += 1
         self._next_id += ini
         self._cur = nxt
-        self._sync_bank(n2)
+        self._book, self._n, self._stale = out["book"], n2, True    # the bank: on access
         tr = Tracks.__new__(Tracks)
         book = out["book"]
         tr.id = book[0, :n2].copy()
-        tr.t = np.full(n2, t)
+        tr.t = np.empty(n2)
+        tr.t.fill(t)
         tr.x, tr.P = xc[:n2], Pc[:n2]
         tr.mode_probs = out["mu"][:n2].copy()
         tr.confirmed = book[4, :n2].astype(bool)
