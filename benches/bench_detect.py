@@ -16,14 +16,21 @@ comparison as a table (best of N runs, one thread), with each stage of the 3-cha
 Before/after a kernel change, side by side in one process: ``python benches/bench_detect.py
 --compare DIR`` loads the compiled ``cfar``, ``rdmap`` and ``pulse`` kernels found in DIR (a
 copy of src/xband/_ext/ taken before the change, or the src/xband/_ext/ of an older
-checkout built with ``XBAND_BUILD_ONLY=cfar,rdmap,pulse``) next to the current ones and
-runs the chain with each set, interleaved (CPU time, best and median of N), after checking
-that both give the same power map and detections bit for bit. ``--compare-glue DIR``
+checkout built with ``XBAND_BUILD_ONLY=cfar,rdmap,pulse``; the AVX2 builds are taken where
+the current process runs them) next to the current ones and runs the chain with each set,
+interleaved (CPU time, best and median of N), after checking that both give the same power
+map and detections bit for bit; ``--compare DIR --planner-before estimate`` makes the
+"before" chain's FFT plans with FFTW_ESTIMATE (the tree before the shipped wisdom).
+``--compare-glue DIR``
 does the same for a copy of the xband/detect package taken before a change (Python
 sources), and times the chain's per-CPI glue with a line-level timer as well. ``--tail``
 times the fourth round's items (monopulse in one kernel call, the noise median on uint32
 bit patterns, the trusted Detections constructor) old way vs new on the same data.
+``--planners`` runs the chain with FFTW_ESTIMATE plans (``XBAND_FFTW_PLANNER=estimate``, the
+plans before the shipped wisdom) and with the shipped wisdom (the default), interleaved, and
+reports how far their outputs differ (other FFT algorithms: float32 rounding).
 """
+import os
 import time
 
 import numpy as np
@@ -262,6 +269,9 @@ def main(repeat: int = 30) -> None:
         p, cube, pt = _cube(case)
         cfg = DetectConfig(range_window="taylor")
         chain = DetectionChain(p, cfg)
+        if chain._blk is not None:
+            print(f"{case}: FFT plans {dict(chain._blk.planned)} "
+                  f"(XBAND_FFTW_PLANNER={os.environ.get('XBAND_FFTW_PLANNER', 'wisdom')})")
         run = lambda: chain.process(cube, pt)             # noqa: E731
         tx, cx = best(run, repeat), best(run, repeat, cpu)
         ref = lambda: numpy_chain(p, cube, cfg, chain)    # noqa: E731
@@ -282,38 +292,53 @@ def main(repeat: int = 30) -> None:
                       f"{best(f, repeat, cpu) * 1e3:7.3f} ms CPU")
 
 
-def compare(before_dir: str, repeat: int = 60) -> None:
-    """The chain with the kernels of ``before_dir`` vs the current ones, interleaved."""
+def compare(before_dir: str, repeat: int = 60, planner_before: str | None = None) -> None:
+    """The chain with the kernels of ``before_dir`` vs the current ones, interleaved. Each
+    stem is loaded in the build the current process uses (``cfar_avx2`` where the AVX2
+    build is loaded, else ``cfar``) when ``before_dir`` has it, else its baseline build.
+    ``planner_before`` (e.g. "estimate"): the "before" chain's FFT plans are made with that
+    ``XBAND_FFTW_PLANNER`` (the "after" chain with the default), so one run compares a
+    tree before the shipped wisdom with this one; outputs then differ in their last bits
+    (reported) instead of being checked bit-identical."""
     import glob
     import importlib.util
-    import os
 
     from xband import _kernels
 
-    def load(stem):
-        # the module's own name (PyInit_<stem>); a baseline build, never an ISA variant
-        for path in sorted(glob.glob(os.path.join(before_dir, f"{stem}.*.so"))):
-            spec = importlib.util.spec_from_file_location(stem, path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            return mod
+    def load(stem, name):
+        # the module's own name (PyInit_<name>): the current build's variant if present
+        for nm in dict.fromkeys((name, stem)):
+            for path in sorted(glob.glob(os.path.join(before_dir, f"{nm}.*.so"))):
+                spec = importlib.util.spec_from_file_location(nm, path)
+                mod = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(mod)
+                return mod
         return None
 
     now = {s: _kernels.get(s) for s in ("cfar", "rdmap", "pulse")}
-    old = {s: load(s) or now[s] for s in now}
+    old = {s: load(s, now[s].__name__.rsplit(".", 1)[-1]) or now[s] for s in now}
     if not hasattr(old["pulse"], "gate_dft_channels"):      # a build before round 4: the
         print("before: pulse has no gate_dft_channels (older build): current pulse used")
         old["pulse"] = now["pulse"]                         # chain needs the new function
-    print("before:", {s: getattr(m, "__file__", "?") for s, m in old.items()})
+    print("before:", {s: getattr(m, "__file__", "?") for s, m in old.items()},
+          f"FFT plans: {planner_before or 'default'}")
     print("after: ", {s: m.__name__ for s, m in now.items()}, f"(XBAND_ISA: {_kernels.isa()})")
     cpu = time.thread_time
     for case in CASES:
         p, cube, pt = _cube(case)
-        chain = DetectionChain(p, DetectConfig(range_window="taylor"))
+        chains = {}
+        for who, planner in (("before", planner_before), ("after", None)):
+            env = os.environ.pop("XBAND_FFTW_PLANNER", None)
+            if planner:
+                os.environ["XBAND_FFTW_PLANNER"] = planner
+            chains[who] = DetectionChain(p, DetectConfig(range_window="taylor"))
+            os.environ.pop("XBAND_FFTW_PLANNER", None)
+            if env is not None:
+                os.environ["XBAND_FFTW_PLANNER"] = env
         outs, t = {}, {"before": [], "after": []}
         for who, mods in (("before", old), ("after", now)):
             _kernels._state["mods"].update(mods)
-            o = chain.process(cube, pt)
+            o = chains[who].process(cube, pt)
             outs[who] = (o.power.copy(), o.detections.range, o.detections.az,
                          o.detections.range_rate, o.detections.snr)
         same = all(np.array_equal(a, b, equal_nan=True)
@@ -321,12 +346,18 @@ def compare(before_dir: str, repeat: int = 60) -> None:
         for _ in range(repeat):
             for who, mods in (("before", old), ("after", now)):
                 _kernels._state["mods"].update(mods)
-                t[who].append(_timeit(lambda: chain.process(cube, pt), cpu))
+                t[who].append(_timeit(lambda: chains[who].process(cube, pt), cpu))
         _kernels._state["mods"].update(now)
         b, a = np.array(t["before"]) * 1e3, np.array(t["after"]) * 1e3
+        (pb, rb, *_), (pa, ra, *_) = outs["before"], outs["after"]
+        diff = "bit-identical: True" if same else (
+            f"bit-identical: False (max |Δ| / peak of the map "
+            f"{np.max(np.abs(pb - pa)) / pb.max():.1e}"
+            + (f", of the ranges {np.max(np.abs(rb - ra)):.1e} m" if rb.shape == ra.shape
+               else ", another number of detections") + ")")
         print(f"{case}: before {b.min():.2f} / {np.median(b):.2f} ms, after {a.min():.2f} / "
               f"{np.median(a):.2f} ms CPU (best / median of {repeat}): ×{b.min() / a.min():.2f}"
-              f" / ×{np.median(b) / np.median(a):.2f}; outputs bit-identical: {same}")
+              f" / ×{np.median(b) / np.median(a):.2f}; outputs {diff}")
 
 
 def _timed_process(mod):
@@ -523,16 +554,57 @@ def compare_tail(repeat: int = 300) -> None:
               f"same bits: {same}")
 
 
+def compare_planners(repeat: int = 60) -> None:
+    """The chain with FFTW_ESTIMATE plans vs the shipped wisdom's plans (xband.detect.fft),
+    interleaved, CPU time, best / median of ``repeat``; how much their outputs differ."""
+    cpu = time.thread_time
+    for case in CASES:
+        p, cube, pt = _cube(case)
+        chains = {}
+        for planner in ("estimate", "wisdom"):
+            os.environ["XBAND_FFTW_PLANNER"] = planner
+            chains[planner] = DetectionChain(p, DetectConfig(range_window="taylor"))
+        os.environ.pop("XBAND_FFTW_PLANNER")
+        if chains["wisdom"]._blk is None:
+            print("pyFFTW not in use: nothing to compare")
+            return
+        outs = {k: c.process(cube, pt) for k, c in chains.items()}
+        a, b = outs["estimate"], outs["wisdom"]
+        da, db = a.detections, b.detections
+        same_n = len(da) == len(db)
+        t = {k: [] for k in chains}
+        for _ in range(repeat):
+            for k, c in chains.items():
+                t[k].append(_timeit(lambda: c.process(cube, pt), cpu) * 1e3)
+        e, w = np.array(t["estimate"]), np.array(t["wisdom"])
+        plans = ", ".join(f"{k} {dict(c._blk.planned)}" for k, c in chains.items())
+        print(f"{case}: plans {plans}")
+        print(f"    estimate {e.min():.2f} / {np.median(e):.2f} ms, wisdom {w.min():.2f} / "
+              f"{np.median(w):.2f} ms CPU (best / median of {repeat}): ×{e.min() / w.min():.2f}"
+              f" / ×{np.median(e) / np.median(w):.2f}")
+        print(f"    map max |Δ| / peak {np.max(np.abs(a.power - b.power)) / a.power.max():.2e}, "
+              f"noise {float(a.noise)!r} → {float(b.noise)!r}; "
+              f"detections {len(da)} → {len(db)}" +
+              (f"; max |Δrange| {np.max(np.abs(da.range - db.range)):.2e} m, |Δrange_rate| "
+               f"{np.max(np.abs(da.range_rate - db.range_rate)):.2e} m/s, |Δaz| "
+               f"{np.nanmax(np.abs(da.az - db.az), initial=0):.2e} rad, |Δsnr|/snr "
+               f"{np.max(np.abs(da.snr - db.snr) / da.snr):.2e}" if same_n and len(da) else ""))
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) > 2 and sys.argv[1] == "--compare":
-        compare(sys.argv[2])
+        # --compare DIR [--planner-before estimate]
+        compare(sys.argv[2], planner_before=sys.argv[4] if sys.argv[3:4] == ["--planner-before"]
+                else None)
     elif len(sys.argv) > 2 and sys.argv[1] == "--compare-glue":
         compare_glue(sys.argv[2])
     elif len(sys.argv) > 1 and sys.argv[1] == "--copy-vs-in-place":
         compare_copy()
     elif len(sys.argv) > 1 and sys.argv[1] == "--tail":
         compare_tail()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--planners":
+        compare_planners()
     else:
         main()

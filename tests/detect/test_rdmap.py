@@ -145,9 +145,9 @@ def test_process_power_zero_outside_read_columns(monkeypatch, rng):
 @pytest.mark.skipif(xfft.pyfftw is None, reason="pyFFTW (the fast extra) not installed")
 @pytest.mark.parametrize("P, mti_order", [(32, 0), (31, 2), (32, 3)])
 def test_block_map_bit_identical_to_whole_cube_plans(monkeypatch, rng, P, mti_order):
-    """The block-wise map (per-block FFTW_ESTIMATE plans) gives the same bits as the
-    whole-cube plans it replaced: range FFT of all pulses, MTI, ``pulse.spectrum_weight``,
-    one padded 2-D backward FFT."""
+    """The block-wise map (per-block FFTW_ESTIMATE plans: these sizes are not in the shipped
+    wisdom, test_fft_wisdom.py) gives the same bits as the whole-cube plans it replaced:
+    range FFT of all pulses, MTI, ``pulse.spectrum_weight``, one padded 2-D backward FFT."""
     monkeypatch.delenv("XBAND_FFT", raising=False)
     monkeypatch.delenv("XBAND_FFTW_PLANNER", raising=False)
     p = RadarParams(**{**P_SMALL, "pulses_per_cpi": P})
