@@ -1,6 +1,7 @@
 # The cdef core of ext/imm.pyx (included there and by ext/scan.pyx): no `def`.
 from libc.math cimport sin, cos, fabs
 from _linalg cimport MAXD, mat_mul, mat_mul_bt
+from _linalg cimport _kf_kron_phi, _kf_kron_predict1
 from _ctturn cimport ct_f
 
 cdef enum:
@@ -287,6 +288,152 @@ cdef inline void _mix_acc_blocks(const double* cx, const double* pi, int di,
             P0[a * dj + b] += wi * (pj[a * dj + b] + da * dv[b])
 
 
+cdef inline void _imm_mix_acc_lead(const double* cx, const double* pi, int di,
+                                   const double* pj, int dj, int ns, const double* x0,
+                                   double wi, double* P0) noexcept nogil:
+    """_mix_acc_blocks when the shared components are model j's first ns, at the same
+    index in model i (sh_a = sh_s = 0 … ns−1, ow = ns … dj−1: the kinematic models
+    CV/CA/CT/Singer mixed into one another). The same element sums in the same order;
+    called with literal dj and ns so that the rows vectorise."""
+    cdef int a, b
+    cdef double da
+    cdef double dv[MAXD]
+    for a in range(dj):
+        dv[a] = cx[a] - x0[a]
+    for a in range(ns):
+        da = dv[a]
+        for b in range(ns):
+            P0[a * dj + b] += wi * (pi[a * di + b] + da * dv[b])
+        for b in range(ns, dj):
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+    for a in range(ns, dj):
+        da = dv[a]
+        for b in range(ns):
+            P0[a * dj + b] += wi * (0.0 + da * dv[b])
+        for b in range(ns, dj):
+            P0[a * dj + b] += wi * (pj[a * dj + b] + da * dv[b])
+
+
+cdef inline void _imm_sym_into(const double* A, double* B, int d) noexcept nogil:
+    """B[i, j] = 0.5 (A[i, j] + A[j, i]) for every element (call with a literal d)."""
+    cdef int i, j
+    for i in range(d):
+        for j in range(d):
+            B[i * d + j] = 0.5 * (A[i * d + j] + A[j * d + i])
+
+
+cdef inline void _imm_ct_predict_rows(const double* xm, const double* pm, double dt,
+                                      const double* qt, double* xt,
+                                      double* pt) noexcept nogil:
+    """_ct_predict1 with the Jacobian's structure written out: F P by rows of P, and
+    F P Fᵀ as rows of F (F P)ᵀ — the columns of F P, taken from its transpose — each
+    element the same sum over the structural non-zeros in the same order (pm is exactly
+    symmetric, as the mixing leaves it; not needed for the values, which are those of
+    _ct_predict1 whatever pm). qt is Qᵀ (7×7)."""
+    cdef int i, j
+    cdef double F[49]
+    cdef double FP[49]
+    cdef double G[49]
+    cdef double H[49]
+    cdef double f0, f1, f2, f3, s
+    ct_f(xm, dt, xt, F)
+    # FP = F P, row i = Σ_l F[i, l] P[l, :] over row i's non-zeros, l increasing
+    f0 = F[3]; f1 = F[4]; f2 = F[6]
+    for j in range(7):
+        FP[j] = (((0.0 + F[0] * pm[j]) + f0 * pm[21 + j]) + f1 * pm[28 + j]) + f2 * pm[42 + j]
+    f0 = F[10]; f1 = F[11]; f2 = F[13]
+    for j in range(7):
+        FP[7 + j] = (((0.0 + F[8] * pm[7 + j]) + f0 * pm[21 + j]) + f1 * pm[28 + j]) \
+            + f2 * pm[42 + j]
+    f0 = F[19]
+    for j in range(7):
+        FP[14 + j] = (0.0 + F[16] * pm[14 + j]) + f0 * pm[35 + j]
+    f0 = F[24]; f1 = F[25]; f2 = F[27]
+    for j in range(7):
+        FP[21 + j] = ((0.0 + f0 * pm[21 + j]) + f1 * pm[28 + j]) + f2 * pm[42 + j]
+    f0 = F[31]; f1 = F[32]; f2 = F[34]
+    for j in range(7):
+        FP[28 + j] = ((0.0 + f0 * pm[21 + j]) + f1 * pm[28 + j]) + f2 * pm[42 + j]
+    for j in range(7):
+        FP[35 + j] = 0.0 + F[40] * pm[35 + j]
+    for j in range(7):
+        FP[42 + j] = 0.0 + F[48] * pm[42 + j]
+    for i in range(7):                           # G = (F P)ᵀ
+        for j in range(7):
+            G[j * 7 + i] = FP[i * 7 + j]
+    # H = (F P Fᵀ)ᵀ: H[j, :] = Σ_l F[j, l] G[l, :] (= FPF[:, j] of _ct_predict1)
+    f0 = F[3]; f1 = F[4]; f2 = F[6]
+    for i in range(7):
+        H[i] = (((0.0 + G[i] * F[0]) + G[21 + i] * f0) + G[28 + i] * f1) + G[42 + i] * f2
+    f0 = F[10]; f1 = F[11]; f2 = F[13]
+    for i in range(7):
+        H[7 + i] = (((0.0 + G[7 + i] * F[8]) + G[21 + i] * f0) + G[28 + i] * f1) \
+            + G[42 + i] * f2
+    f0 = F[19]
+    for i in range(7):
+        H[14 + i] = (0.0 + G[14 + i] * F[16]) + G[35 + i] * f0
+    f0 = F[24]; f1 = F[25]; f2 = F[27]
+    for i in range(7):
+        H[21 + i] = ((0.0 + G[21 + i] * f0) + G[28 + i] * f1) + G[42 + i] * f2
+    f0 = F[31]; f1 = F[32]; f2 = F[34]
+    for i in range(7):
+        H[28 + i] = ((0.0 + G[21 + i] * f0) + G[28 + i] * f1) + G[42 + i] * f2
+    for i in range(7):
+        H[35 + i] = 0.0 + G[35 + i] * F[40]
+    for i in range(7):
+        H[42 + i] = 0.0 + G[42 + i] * F[48]
+    for i in range(49):                          # P = sym(F P Fᵀ + Q), FPF[i, j] = H[j, i]:
+        H[i] = H[i] + qt[i]                      # M = H + Qᵀ (contiguous, qt = Qᵀ), then
+    _imm_sym_into(H, pt, 7)                      # ½(M[j, i] + M[i, j]) for every element
+
+
+cdef inline void _imm_mix_rows(const double* const* cxp, const double* const* cpp,
+                               const int* dis, const bint* idj, int r, const double* w,
+                               const double* x0, const double* pj, int dj,
+                               double* P0) noexcept nogil:
+    """P0 = Σ_i w_i [P̃_i + (x̃_i − x0)(x̃_i − x0)ᵀ] row by row, for a model j into which
+    every model i is either already in j's space (idj[i]: P̃_i is model i's covariance
+    cpp[i]) or shares j's first 6 components (the kinematic models: P̃_i is model i's
+    leading 6×6 block, j's own block for the rest, 0 between). Each element is the sum
+    _mix_acc / _mix_acc_blocks form — 0.0 + w_0(p + d·d) + w_1(…) …, i increasing —
+    accumulated in a local row (which, unlike P0 against P, the compiler knows to alias
+    nothing, so the rows vectorise). Call with a literal dj."""
+    cdef int i, a, b
+    cdef double dv[MAXR * MAXD]
+    cdef double acc[MAXD]
+    cdef const double* src
+    cdef const double* dvi
+    cdef double da, wi
+    for i in range(r):
+        for a in range(dj):
+            dv[i * MAXD + a] = cxp[i][a] - x0[a]
+    for a in range(dj):
+        for b in range(dj):
+            acc[b] = 0.0
+        for i in range(r):
+            dvi = &dv[i * MAXD]
+            da = dvi[a]
+            wi = w[i]
+            if idj[i]:
+                src = cpp[i] + a * dj
+                for b in range(dj):
+                    acc[b] += wi * (src[b] + da * dvi[b])
+            elif a < 6:
+                src = cpp[i] + a * dis[i]
+                for b in range(6):
+                    acc[b] += wi * (src[b] + da * dvi[b])
+                for b in range(6, dj):
+                    acc[b] += wi * (0.0 + da * dvi[b])
+            else:
+                src = pj + a * dj
+                for b in range(6):
+                    acc[b] += wi * (0.0 + da * dvi[b])
+                for b in range(6, dj):
+                    acc[b] += wi * (src[b] + da * dvi[b])
+        for b in range(dj):
+            P0[a * dj + b] = acc[b]
+
+
 cdef inline void _mix_acc(const double* cx, const double* cP, const double* x0, double wi,
                           int dj, double* P0) noexcept nogil:
     """P0 += wi [cP + (cx − x0)(cx − x0)ᵀ] (called with a literal dj)."""
@@ -312,10 +459,19 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
     cdef Py_ssize_t poff[MAXR]
     cdef int fo[MAXR]
     cdef int nnz[MAXR]
+    cdef int kk[MAXR]
+    cdef double qts[MAXR * 49]
+    cdef double phi[MAXR * 9]
     cdef int nz_i[MAXR * MAXD * MAXD]
     cdef int nz_l[MAXR * MAXD * MAXD]
     cdef double nz_v[MAXR * MAXD * MAXD]
     cdef bint ident[MAXR * MAXR]
+    cdef bint lead[MAXR * MAXR]
+    cdef bint identt[MAXR * MAXR]
+    cdef bint fastj[MAXR]
+    cdef int dis[MAXR]
+    cdef const double* cxp[MAXR]
+    cdef const double* cpp[MAXR]
     cdef int ct_i[CT_NNZ]
     cdef int ct_l[CT_NNZ]
     cdef int ns[MAXR * MAXR]
@@ -330,6 +486,8 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
     cdef double mx[MAXR * MAXD]
     cdef double mP[MAXR * MAXD * MAXD]
     cdef double* P0
+    cdef double* pm
+    cdef double A0[MAXD * MAXD]
     cdef const double* xi
     cdef const double* xj
     cdef const double* pj
@@ -352,7 +510,13 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
     for j in range(r):                           # the linear models' F by its non-zeros
         dj = <int>dims[j]
         nnz[j] = 0
+        kk[j] = 0
+        if kinds[j] == 1:                        # CT: Qᵀ (see _imm_ct_predict_rows)
+            for a in range(7):
+                for l in range(7):
+                    qts[j * 49 + a * 7 + l] = Q[fo[j] + l * 7 + a]
         if kinds[j] == 0:
+            kk[j] = _kf_kron_phi(F + fo[j], dj, &phi[j * 9])
             for a in range(dj):
                 for l in range(dj):
                     if F[fo[j] + a * dj + l] != 0.0:
@@ -373,6 +537,11 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
         for j in range(r):
             ns[i * MAXR + j] = 0
             no[i * MAXR + j] = 0
+            lead[i * MAXR + j] = True
+            for a in range(dims[j]):
+                if maps[i, j, a] >= 0 and (maps[i, j, a] != a or
+                                           (a > 0 and maps[i, j, a - 1] < 0)):
+                    lead[i * MAXR + j] = False      # not shared 0 … ns−1, then own
             for a in range(dims[j]):
                 k = (i * MAXR + j) * MAXD
                 if maps[i, j, a] >= 0:
@@ -382,6 +551,13 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
                 else:
                     ow[k + no[i * MAXR + j]] = a
                     no[i * MAXR + j] += 1
+    for j in range(r):                           # row-wise mixing applies (_imm_mix_rows)
+        fastj[j] = dims[j] >= 6
+        dis[j] = <int>dims[j]
+        for i in range(r):
+            identt[j * MAXR + i] = ident[i * MAXR + j]
+            if not (ident[i * MAXR + j] or (lead[i * MAXR + j] and ns[i * MAXR + j] == 6)):
+                fastj[j] = False
     for t in range(n):
         for j in range(r):                       # c̄_j = Σ_i Π_ij μ_i
             c = 0.0
@@ -413,10 +589,40 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
                 for a in range(dj):
                     x0[a] += wi * cx[a]
             P0 = &mP[j * MAXD * MAXD]
-            for a in range(dd):
-                P0[a] = 0.0
+            if fastj[j]:                         # every model i in j's space or leading
+                for i in range(r):
+                    di = <int>dims[i]
+                    cxp[i] = x + xoff[i] + t * di if ident[i * MAXR + j] else &cxs[i * MAXD]
+                    cpp[i] = P + poff[i] + t * di * di
+                P0 = A0                          # (sum into A0, symmetrised into mP below)
+                if dj == 6:
+                    _imm_mix_rows(cxp, cpp, dis, &identt[j * MAXR], r, w, x0, pj, 6, P0)
+                elif dj == 7:
+                    _imm_mix_rows(cxp, cpp, dis, &identt[j * MAXR], r, w, x0, pj, 7, P0)
+                elif dj == 9:
+                    _imm_mix_rows(cxp, cpp, dis, &identt[j * MAXR], r, w, x0, pj, 9, P0)
+                else:
+                    _imm_mix_rows(cxp, cpp, dis, &identt[j * MAXR], r, w, x0, pj, dj, P0)
+            else:
+                for a in range(dd):
+                    P0[a] = 0.0
             for i in range(r):
+                if fastj[j]:
+                    break
                 di = <int>dims[i]
+                if not ident[i * MAXR + j] and lead[i * MAXR + j] \
+                        and ns[i * MAXR + j] == 6:
+                    xi = &cxs[i * MAXD]
+                    cP = P + poff[i] + t * di * di
+                    if dj == 6:
+                        _imm_mix_acc_lead(xi, cP, di, pj, 6, 6, x0, w[i], P0)
+                    elif dj == 7:
+                        _imm_mix_acc_lead(xi, cP, di, pj, 7, 6, x0, w[i], P0)
+                    elif dj == 9:
+                        _imm_mix_acc_lead(xi, cP, di, pj, 9, 6, x0, w[i], P0)
+                    else:
+                        _imm_mix_acc_lead(xi, cP, di, pj, dj, 6, x0, w[i], P0)
+                    continue
                 if not ident[i * MAXR + j]:
                     k = (i * MAXR + j) * MAXD
                     _mix_acc_blocks(&cxs[i * MAXD], P + poff[i] + t * di * di, di, pj, dj,
@@ -435,6 +641,17 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
                     _mix_acc(cx, cP, x0, w[i], dj, P0)
             for a in range(dj):
                 mx[j * MAXD + a] = x0[a]
+            if fastj[j]:                         # sym into mP, every element (the pair's
+                pm = &mP[j * MAXD * MAXD]        # sum commutes: the same two values)
+                if dj == 6:
+                    _imm_sym_into(A0, pm, 6)
+                elif dj == 7:
+                    _imm_sym_into(A0, pm, 7)
+                elif dj == 9:
+                    _imm_sym_into(A0, pm, 9)
+                else:
+                    _imm_sym_into(A0, pm, dj)
+                continue
             for a in range(dj):                  # sym, in place (each pair read once)
                 for b in range(a, dj):
                     s = 0.5 * (P0[a * dj + b] + P0[b * dj + a])
@@ -443,8 +660,14 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
         for j in range(r):                       # predict each mixed model, write back
             dj = <int>dims[j]
             if kinds[j] == 1:
-                _ct_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], dt, Q + fo[j], ct_i, ct_l,
-                             x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+                _imm_ct_predict_rows(&mx[j * MAXD], &mP[j * MAXD * MAXD], dt, &qts[j * 49],
+                                     x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif kk[j] == 2:
+                _kf_kron_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 2, &phi[j * 9],
+                                  Q + fo[j], x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
+            elif kk[j] == 3:
+                _kf_kron_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 3, &phi[j * 9],
+                                  Q + fo[j], x + xoff[j] + t * dj, P + poff[j] + t * dj * dj)
             elif dj == 6:
                 _lin_predict1(&mx[j * MAXD], &mP[j * MAXD * MAXD], 6, nnz[j],
                               &nz_i[j * MAXD * MAXD], &nz_l[j * MAXD * MAXD],

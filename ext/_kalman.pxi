@@ -3,6 +3,7 @@ from libc.math cimport atan2, sqrt, isfinite, nearbyint, log, sin, cos, fabs, IN
 
 from _linalg cimport MAXD, mat_mul, mat_mul_bt, symmetrize, cholesky, chol_solve
 from _ctturn cimport ct_f
+from _linalg cimport _kf_kron_phi, _kf_kron_predict1
 
 cimport numpy as cnp
 
@@ -72,7 +73,20 @@ cdef void _kf_predict_p(double* x, double* P, Py_ssize_t n, int d, const double*
     cdef int nz_i[MAXD * MAXD]
     cdef int nz_l[MAXD * MAXD]
     cdef double nz_v[MAXD * MAXD]
+    cdef double phi[9]
+    cdef Py_ssize_t t
     if n == 0:
+        return
+    # kinematic F = Φ ⊗ I₃ (CV, CA, Singer): the same sums with the structure known at
+    # compile time (_linalg.pxd, bit-identical to the rows below)
+    i = _kf_kron_phi(F, d, phi)
+    if i == 2:
+        for t in range(n):
+            _kf_kron_predict1(x + t * 6, P + t * 36, 2, phi, Q, x + t * 6, P + t * 36)
+        return
+    if i == 3:
+        for t in range(n):
+            _kf_kron_predict1(x + t * 9, P + t * 81, 3, phi, Q, x + t * 9, P + t * 81)
         return
     for i in range(d):
         for l in range(d):
@@ -270,8 +284,19 @@ cdef inline void _chol3_solve(const double* L, double* b) noexcept nogil:
     b[0] = ((b[0] - L[3] * b[1]) - L[6] * b[2]) / L[0]
 
 
-cdef inline int _joseph_pos3(double* x, double* P, const double* y, const double* R, int d,
-                             double* nis, double* loglik) noexcept nogil:
+cdef extern from *:
+    """
+    /* _joseph_pos3 is always inlined, so that each fixed-size caller (_joseph_pos3_d6,
+       _kf_joseph_pos3_d7, _kf_joseph_pos3_d9) compiles its own copy with d a constant,
+       whatever the compiler's cloning heuristics decide for the including module. */
+    static inline int xb_kf_joseph_pos3(double *, double *, double const *, double const *,
+                                        int, double *, double *) __attribute__((always_inline));
+    """
+
+
+cdef inline int _joseph_pos3 "xb_kf_joseph_pos3"(double* x, double* P, const double* y,
+                                                 const double* R, int d, double* nis,
+                                                 double* loglik) noexcept nogil:
     """_joseph_sel for the position measurement H = [I₃ 0] (sel = 0, 1, 2) with m = 3
     written out: the 3×3 Cholesky and the m-loops unrolled by hand; the gain is kept by
     columns (K0, K1, K2, each of length d) so that the solve for all d rows of K and every
@@ -354,11 +379,10 @@ cdef inline int _joseph_pos3(double* x, double* P, const double* y, const double
             U[i * d + j] = (((T[i * d + j] + (r0 * K0[j] - t0 * K0[j]))
                              + (r1 * K1[j] - t1 * K1[j])) + (r2 * K2[j] - t2 * K2[j]))
     for i in range(d):                          # P = the upper triangle averaged with the
-        P[i * d + i] = U[i * d + i]             # lower one (as _joseph_sel)
-        for j in range(i + 1, d):
-            s = 0.5 * (U[i * d + j] + U[j * d + i])
-            P[i * d + j] = s
-            P[j * d + i] = s
+        for j in range(d):                      # lower one (as _joseph_sel), every element
+            P[i * d + j] = 0.5 * (U[i * d + j] + U[j * d + i])     # (the sum commutes),
+    for i in range(d):                          # the diagonal as it is
+        P[i * d + i] = U[i * d + i]
     return UPDATED
 
 
@@ -366,6 +390,18 @@ cdef int _joseph_pos3_d6(double* x, double* P, const double* y, const double* R,
                          double* nis, double* loglik) noexcept nogil:
     """_joseph_pos3 with the CV state size d = 6 known at compile time."""
     return _joseph_pos3(x, P, y, R, 6, nis, loglik)
+
+
+cdef int _kf_joseph_pos3_d7(double* x, double* P, const double* y, const double* R,
+                            double* nis, double* loglik) noexcept nogil:
+    """_joseph_pos3 with the CT state size d = 7 known at compile time."""
+    return _joseph_pos3(x, P, y, R, 7, nis, loglik)
+
+
+cdef int _kf_joseph_pos3_d9(double* x, double* P, const double* y, const double* R,
+                            double* nis, double* loglik) noexcept nogil:
+    """_joseph_pos3 with the CA/Singer state size d = 9 known at compile time."""
+    return _joseph_pos3(x, P, y, R, 9, nis, loglik)
 
 
 cdef int _selection(const double* H, int m, int d, int* sel) noexcept nogil:
@@ -425,6 +461,12 @@ cdef inline void _kf_update_sel_rows(double* x, double* P, const double* z, cons
             if d == 6:
                 status[t] = _joseph_pos3_d6(x + t * 6, P + t * 36, y, R + t * 9,
                                             &nis[t], &loglik[t])
+            elif d == 7:
+                status[t] = _kf_joseph_pos3_d7(x + t * 7, P + t * 49, y, R + t * 9,
+                                               &nis[t], &loglik[t])
+            elif d == 9:
+                status[t] = _kf_joseph_pos3_d9(x + t * 9, P + t * 81, y, R + t * 9,
+                                               &nis[t], &loglik[t])
             else:
                 status[t] = _joseph_pos3(x + t * d, P + t * d * d, y, R + t * 9, d,
                                          &nis[t], &loglik[t])
@@ -502,6 +544,26 @@ cdef void _kf_update(double[:, ::1] x, double[:, :, ::1] P, const double[:, ::1]
 # ---------------------------------------------------------------- fused single call
 cdef enum:
     STEP_NOGIL_MIN = 16         # kf_step releases the GIL from this many tracks on
+
+
+cdef enum:
+    _KF_STEP_CHUNK = 64          # tracks predicted then updated while their rows are in L1
+
+
+cdef void _kf_step_chunks(double* x, double* P, const double* F, const double* Q,
+                          const double* z, const double* H, const double* R, Py_ssize_t n,
+                          int d, int m, double* nis, double* loglik,
+                          signed char* status) noexcept nogil:
+    """kf_predict then kf_update of every track, a chunk of tracks at a time, so that a
+    large batch streams through memory once instead of twice (each track's arithmetic is
+    that of the two calls: the same bits)."""
+    cdef Py_ssize_t t = 0, c
+    while t < n:
+        c = n - t if n - t < _KF_STEP_CHUNK else _KF_STEP_CHUNK
+        _kf_predict_p(x + t * d, P + t * d * d, c, d, F, Q)
+        _kf_update_p(x + t * d, P + t * d * d, z + t * m, H, R + t * m * m, c, d, m,
+                     nis + t, loglik + t, status + t)
+        t += c
 
 
 cdef char* _arr(object a, int typenum, int ndim, bint writable, str name) except NULL:

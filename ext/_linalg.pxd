@@ -81,3 +81,82 @@ cdef inline void chol_solve(const double* L, double* b, int n) noexcept nogil:
         for k in range(i + 1, n):
             s -= L[k * n + i] * b[k]
         b[i] = s / L[i * n + i]
+
+
+# ---------------------------------------------------------------- kinematic transitions
+# F = Φ ⊗ I₃ for the kinematic models with the state ordered x y z vx vy vz [ax ay az]:
+# CV (Φ 2×2), CA and Singer (Φ 3×3), Φ upper triangular. kalman.pyx's kf_predict and
+# imm.pyx's fused prediction take this path when F has that structure: the products over
+# F's non-zeros (the general path) in the same order, with the structure known at compile
+# time (k literal), so the same values to the bit.
+
+cdef inline int _kf_kron_phi(const double* F, int d, double* phi) noexcept nogil:
+    """k (2 or 3) and Φ (k×k, row-major) when F (d×d) = Φ ⊗ I₃ with Φ upper triangular
+    and every upper entry non-zero (the non-zeros of F are then exactly Φ's), else 0."""
+    cdef int k, a, b, c, e
+    cdef double v
+    if d == 6:
+        k = 2
+    elif d == 9:
+        k = 3
+    else:
+        return 0
+    for a in range(k):
+        for b in range(k):
+            v = F[(3 * a) * d + 3 * b]
+            if b < a:
+                if v != 0.0:
+                    return 0
+            elif not (v != 0.0):
+                return 0
+            phi[a * k + b] = v
+            for c in range(3):
+                for e in range(3):
+                    if c == e:
+                        if not (F[(3 * a + c) * d + 3 * b + e] == v):
+                            return 0
+                    elif F[(3 * a + c) * d + 3 * b + e] != 0.0:
+                        return 0
+    return k
+
+
+cdef inline void _kf_kron_predict1(const double* xm, const double* pm, int k,
+                                   const double* phi, const double* q, double* xt,
+                                   double* pt) noexcept nogil:
+    """x ← F x, P ← sym(F P Fᵀ + Q) for F = Φ ⊗ I₃ (see _kf_kron_phi), from (xm, pm) into
+    (xt, pt) (they may be the same buffers). Call with a literal k. Every element is the
+    sum the general non-zero path forms — 0.0 + Φ_aa·p + Φ_a,a+1·p′ + …, in increasing
+    column order — so the results are bit-identical to it."""
+    cdef int d = 3 * k, a, b, c, i, j
+    cdef double xs[9]
+    cdef double FP[81]
+    cdef double FPF[81]
+    cdef double v
+    for a in range(k):                           # x ← F x,  FP = F P (rows of length d)
+        for c in range(3):
+            i = 3 * a + c
+            v = phi[a * k + a]
+            xs[i] = 0.0 + v * xm[i]
+            for j in range(d):
+                FP[i * d + j] = 0.0 + v * pm[i * d + j]
+            for b in range(a + 1, k):
+                v = phi[a * k + b]
+                xs[i] += v * xm[3 * b + c]
+                for j in range(d):
+                    FP[i * d + j] += v * pm[(3 * b + c) * d + j]
+    for i in range(d):
+        xt[i] = xs[i]
+    for i in range(d):                           # FPF = FP Fᵀ, row by row in blocks of 3
+        for a in range(k):
+            v = phi[a * k + a]
+            for c in range(3):
+                FPF[i * d + 3 * a + c] = 0.0 + v * FP[i * d + 3 * a + c]
+            for b in range(a + 1, k):
+                v = phi[a * k + b]
+                for c in range(3):
+                    FPF[i * d + 3 * a + c] += v * FP[i * d + 3 * b + c]
+    for i in range(d * d):                       # P = sym(F P Fᵀ + Q): F P Fᵀ + Q first
+        FPF[i] = FPF[i] + q[i]                   # (contiguous), then every element as
+    for i in range(d):                           # ½((FPFᵀ+Q)ᵢⱼ + (FPFᵀ+Q)ⱼᵢ) (the pair's
+        for j in range(d):                       # sum commutes: both triangles get the
+            pt[i * d + j] = 0.5 * (FPF[i * d + j] + FPF[j * d + i])      # same value)

@@ -5,9 +5,43 @@ Twin: xband/reference/imm.py (equations, layout and index maps are documented th
 The r models' states live in one packed buffer, model-major: model j's block is
 x[n·xo_j : n·(xo_j + d_j)] viewed (n, d_j), its covariances P[n·po_j : …] viewed
 (n, d_j, d_j), with xo_j = Σ_{i<j} d_i and po_j = Σ_{i<j} d_i². One call mixes (or
-combines) every track; per-track work uses stack buffers.
+combines, or updates) every track; per-track work uses stack buffers. The linear update
+(imm_update_sel) runs kalman.pyx's update routines, included here (_kalman.pxi).
 """
+include "_kalman.pxi"
 include "_imm.pxi"
+
+
+cdef void _imm_update_sel(double* x, double* P, const long long[::1] dims,
+                          const long long[::1] sel, const double[:, ::1] z,
+                          const double[:, :, ::1] R, double[:, ::1] nis,
+                          double[:, ::1] loglik, signed char[:, ::1] status) noexcept nogil:
+    # Model by model, kalman.pyx's kf_update with the selection H (the same routine,
+    # _kf_update_sel_rows, with a compile-time d for position measurements of CV/CT/CA):
+    # the same bits as one kf_update per model.
+    cdef Py_ssize_t n = z.shape[0], xo = 0, po = 0
+    cdef int m = <int>z.shape[1], r = <int>dims.shape[0], a, j, dj
+    cdef int sl[MAXM]
+    cdef bint pos3
+    for a in range(m):
+        sl[a] = <int>sel[a]
+    pos3 = m == 3 and sl[0] == 0 and sl[1] == 1 and sl[2] == 2
+    for j in range(r):
+        dj = <int>dims[j]
+        if pos3 and dj == 6:
+            _kf_update_sel_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, 6, 3, XB_LEAD,
+                                &nis[j, 0], &loglik[j, 0], &status[j, 0])
+        elif pos3 and dj == 7:
+            _kf_update_sel_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, 7, 3, XB_LEAD,
+                                &nis[j, 0], &loglik[j, 0], &status[j, 0])
+        elif pos3 and dj == 9:
+            _kf_update_sel_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, 9, 3, XB_LEAD,
+                                &nis[j, 0], &loglik[j, 0], &status[j, 0])
+        else:
+            _kf_update_sel_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, dj, m, sl,
+                                &nis[j, 0], &loglik[j, 0], &status[j, 0])
+        xo += n * dj
+        po += n * dj * dj
 
 
 def imm_mix(const double[::1] x, const double[::1] P, const long long[::1] dims,
@@ -47,3 +81,18 @@ def imm_mix_predict(double[::1] x, double[::1] P, const long long[::1] dims,
         return
     with nogil:
         _imm_mix_predict(&x[0], &P[0], dims, maps, Pi, mu, cbar, kinds, &F[0], &Q[0], dt)
+
+
+def imm_update_sel(double[::1] x, double[::1] P, const long long[::1] dims,
+                   const long long[::1] sel, const double[:, ::1] z,
+                   const double[:, :, ::1] R, double[:, ::1] nis, double[:, ::1] loglik,
+                   signed char[:, ::1] status):
+    """Linear update of every model of every track, in place, with z (n, m) = x[sel] +
+    noise, R (n, m, m): packed model states x, P (see the module doc), dims (r,), sel (m,)
+    the measured state components (the same index in every model, e.g. 0, 1, 2 for
+    position) → nis, loglik, status (r, n) (status int8; kalman.kf_update's codes and
+    arithmetic, model by model: the same bits)."""
+    if x.shape[0] == 0 or z.shape[0] == 0:
+        return
+    with nogil:
+        _imm_update_sel(&x[0], &P[0], dims, sel, z, R, nis, loglik, status)

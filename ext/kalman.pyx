@@ -88,8 +88,7 @@ def kf_step(x, P, F, Q, z, H, R, nis, loglik, status):
         _kf_update_p(px, pP, pz, pH, pR, n, <int>d, <int>m, pn, pl, ps)
     else:
         with nogil:
-            _kf_predict_p(px, pP, n, <int>d, pF, pQ)
-            _kf_update_p(px, pP, pz, pH, pR, n, <int>d, <int>m, pn, pl, ps)
+            _kf_step_chunks(px, pP, pF, pQ, pz, pH, pR, n, <int>d, <int>m, pn, pl, ps)
     return nis, loglik, status
 
 

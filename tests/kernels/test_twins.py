@@ -430,3 +430,78 @@ def test_sph_gate_pairs(rng, n, k, gate_kind):
 
 
 # The guidance and engage twins are compared in tests/guide/test_guide_twins.py.
+
+
+def _predict_by_nonzeros(x, P, F, Q):
+    """kf_predict's arithmetic written out in numpy, one IEEE operation at a time: x ← F x,
+    F P and (F P) Fᵀ as sums 0.0 + v·p + … over F's non-zeros in row-major order, then
+    P = ½((FPFᵀ + Q) + (FPFᵀ + Q)ᵀ). The compiled kernel (its general path and its
+    fixed-structure path for the kinematic F = Φ ⊗ I₃) must give these values to the bit."""
+    d = F.shape[0]
+    nz = [(i, l, F[i, l]) for i in range(d) for l in range(d) if F[i, l] != 0.0]
+    xs = np.zeros_like(x)
+    FP = np.zeros_like(P)
+    for i, l, v in nz:
+        xs[:, i] = xs[:, i] + v * x[:, l]
+        FP[:, i, :] = FP[:, i, :] + v * P[:, l, :]
+    FPF = np.zeros_like(P)
+    for j, l, v in nz:
+        FPF[:, :, j] = FPF[:, :, j] + v * FP[:, :, l]
+    A = FPF + Q
+    return xs, 0.5 * (A + np.swapaxes(A, 1, 2))
+
+
+@pytest.mark.parametrize("model", ["cv", "ca", "singer", "sparse"])
+@pytest.mark.parametrize("sym", [True, False])
+def test_kf_predict_kinematic_bits(rng, model, sym):
+    """The kinematic transitions (CV, CA, Singer: F = Φ ⊗ I₃, a compile-time-structured
+    path) and a general sparse F predict exactly as the sum over F's non-zeros in row
+    order (_predict_by_nonzeros): the same bits as the general path, whether P is exactly
+    symmetric or not."""
+    from xband.track.models import ModelSpec
+
+    if model == "sparse":
+        d = 6
+        F = np.eye(d) + 0.1 * rng.normal(size=(d, d))
+        F[rng.random((d, d)) < 0.4] = 0.0
+        Q = spd(rng, 1, d, 0.01)[0]
+    else:
+        F, Q = ModelSpec(model, q=3.0).linear(0.37)
+        d = F.shape[0]
+    n = 33
+    x = states(rng, n, d)
+    P = spd(rng, n, d, 50.0)
+    if not sym:
+        P += rng.normal(size=P.shape) * 1e-3
+    x1, P1 = x.copy(), P.copy()
+    c_kal.kf_predict(x1, P1, F, Q)
+    x2, P2 = _predict_by_nonzeros(x, P, F, Q)
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(P1, P2)
+    np.testing.assert_array_equal(P1, np.swapaxes(P1, 1, 2))
+
+
+@pytest.mark.parametrize("d", [6, 7, 9])
+@pytest.mark.parametrize("kinematic", [True, False])
+def test_kf_step_chunks(rng, d, kinematic):
+    """A large kf_step (its tracks predicted and updated a chunk of 64 at a time) equals
+    kf_predict then kf_update over the whole batch to the bit, skipped rows (non-finite z
+    or R, indefinite S) spread over several chunks."""
+    from xband.track.models import ModelSpec
+
+    n = 150
+    x, P, F, Q, z, H, R = _step_case(rng, n, d, "pos")
+    if kinematic and d != 7:
+        F, Q = ModelSpec("cv" if d == 6 else "ca", q=5.0).linear(0.1)
+    for row in (70, 140):
+        z[row, 1] = np.nan
+        R[row + 1, 2, 2] = -1e9
+    x1, P1 = x.copy(), P.copy()
+    nis1, ll1, s1 = np.empty(n), np.empty(n), np.empty(n, np.int8)
+    c_kal.kf_predict(x1, P1, F, Q)
+    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
+    x2, P2 = x.copy(), P.copy()
+    nis2, ll2, s2 = c_kal.kf_step(x2, P2, F, Q, z, H, R, None, None, None)
+    for a, b in ((x1, x2), (P1, P2), (nis1, nis2), (ll1, ll2), (s1, s2)):
+        np.testing.assert_array_equal(a, b)
+    assert list(s1[[70, 71, 140, 141]]) == [r_kal.SKIP_NONFINITE, r_kal.SKIP_SINGULAR] * 2

@@ -213,3 +213,42 @@ def test_imm_nees_consistent_on_markov_switching_truth(rng, backend):
     # of the steps fall in the band
     assert inside > 0.65, (inside, np.mean(avg))
     assert lo < np.mean(avg) < hi        # the time average inside the per-step band
+
+
+@pytest.mark.parametrize("kinds", [("cv", "ca", "ct"), ("cv", "cv", "cv"), ("ct", "singer")])
+def test_imm_update_linear_one_call_equals_per_model(rng, backend, kinds, monkeypatch):
+    """IMM.update_linear with a selection H6 (one imm_update_sel call for every model and
+    the mode probabilities on the (r, n) layout) gives, to the bit, the states,
+    covariances and mode probabilities of one filters.update per model and the gathered
+    mode update (the path a general H6 takes), over predict/update cycles with skipped
+    tracks (non-finite z, an indefinite S) mixed in."""
+    import xband.track.imm as imm_mod
+
+    n, r = 40, len(kinds)
+    Pi = np.full((r, r), 0.1 / (r - 1)) + np.eye(r) * (0.9 - 0.1 / (r - 1))
+    banks = [IMM([ModelSpec(k, q=5.0) for k in kinds], Pi) for _ in range(2)]
+    x6 = np.hstack([rng.uniform(-5e3, 5e3, (n, 3)), rng.uniform(-100, 100, (n, 3))])
+    for b in banks:
+        b.add(x6, np.tile(np.diag([400.0] * 3 + [100.0] * 3), (n, 1, 1)))
+    H6 = np.hstack([np.eye(3), np.zeros((3, 3))])
+    for k in range(6):
+        z = x6[:, :3] + rng.normal(size=(n, 3)) * 20.0 + k * x6[:, 3:] * 0.5
+        R = np.tile(np.diag([400.0, 225.0, 100.0]), (n, 1, 1))
+        if k % 2:
+            z[3 + k] = np.nan
+            R[10 + k, 1, 1] = -1e12
+        st = []
+        for b, fast in zip(banks, (True, False)):
+            b.predict(0.5)
+            if not fast:
+                monkeypatch.setattr(imm_mod, "_selection", lambda H: None)
+            st.append(b.update_linear(z, H6, R))
+            monkeypatch.undo()
+        np.testing.assert_array_equal(st[0], st[1])
+        if k % 2:
+            assert st[0][3 + k] == filters.SKIP_NONFINITE
+            assert st[0][10 + k] == filters.SKIP_SINGULAR
+        for a, b in zip(banks[0].xs + banks[0].Ps, banks[1].xs + banks[1].Ps):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(banks[0].mu, banks[1].mu)
+    assert not np.array_equal(banks[0].mu, banks[0].cbar)      # the modes did update

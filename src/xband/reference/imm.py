@@ -22,6 +22,9 @@ imm_mix_predict: imm_mix, then each model's prediction over dt (linear: x ← F 
 P ← sym(F P Fᵀ + Q); coordinated turn: the EKF prediction of xband.reference.kalman), in
 place, with F, Q packed per model (model j's d_j × d_j at Σ_{i<j} d_i²) and kinds[j] 0
 (linear) or 1 (coordinated turn, F unused).
+imm_update_sel: every model's linear update (kalman.kf_update) with the measurement
+z = x[sel] + noise, sel the same state indices in every model (position: 0, 1, 2);
+nis, loglik, status (r, n).
 imm_combine: x = Σ_j μ_j x̂_j,  P = sym(Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]) in the union
 space through ``pos``.
 """
@@ -118,3 +121,17 @@ def imm_combine(x, P, dims, pos, mu, x_out, P_out):
         Pc += mu[:, j, None, None] * (Pe + d[:, :, None] * d[:, None, :])
     x_out[:] = xc
     P_out[:] = 0.5 * (Pc + np.swapaxes(Pc, 1, 2))
+
+
+def imm_update_sel(x, P, dims, sel, z, R, nis, loglik, status):
+    """Linear update of every model of every track, in place: z (n, m) = x[sel] + noise
+    with the same state indices sel (m,) in every model, R (n, m, m) → nis, loglik,
+    status (r, n) (kalman.kf_update per model, H the selection)."""
+    n, m = z.shape
+    if n == 0 or x.shape[0] == 0:
+        return
+    xs, Ps = _views(x, P, dims, n)
+    for j, (xj, Pj) in enumerate(zip(xs, Ps)):
+        H = np.zeros((m, xj.shape[1]))
+        H[np.arange(m), np.asarray(sel)] = 1.0
+        _kalman.kf_update(xj, Pj, z, H, R, nis[j], loglik[j], status[j])

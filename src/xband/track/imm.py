@@ -24,10 +24,12 @@ step). The **output** is in the union space of the models' components, in the or
 x y z vx vy vz [ax ay az] [ω]; there a model without a component contributes the value 0
 with zero variance, which is what CV (a = 0, ω = 0) and CT (a = ω × v, not a state) mean.
 
-Mixing (1.) with the model-matched prediction (2.), and the output (4.), run in one
-batched kernel call each (``imm_mix_predict``, ``imm_combine``: ext/imm.pyx, twin
-xband.reference.imm) over the models' states packed in one buffer, mixed and predicted in
-place; ``xs[j]``/``Ps[j]`` are views into it (re-packed after add, keep or JPDA).
+Mixing (1.) with the model-matched prediction (2.), the linear update of every model
+(2., ``update_linear`` with a selection H6 such as position), and the output (4.) run in
+one batched kernel call each (``imm_mix_predict``, ``imm_update_sel``, ``imm_combine``:
+ext/imm.pyx, twin xband.reference.imm) over the models' states packed in one buffer,
+mixed, predicted and updated in place; ``xs[j]``/``Ps[j]`` are views into it (re-packed
+after add, keep or JPDA).
 """
 from __future__ import annotations
 
@@ -46,6 +48,18 @@ MAX_MODELS = 8
 #: Initial σ of the components a new track cannot observe: acceleration (m/s²), ω (rad/s).
 INIT_SIGMA_ACCEL = 30.0
 INIT_SIGMA_OMEGA = 0.1
+
+
+def _selection(H6):
+    """The state indices (m,) int64 that H6 (m, 6) selects (each row a distinct unit row),
+    else None."""
+    if H6.shape[0] < 1 or H6.shape[0] > 4:
+        return None
+    one = H6 == 1.0
+    if not (np.all(one.sum(axis=1) == 1) and np.all((H6 == 0.0) | one)):
+        return None
+    sel = np.argmax(one, axis=1).astype(np.int64)
+    return sel if np.unique(sel).size == sel.size else None
 
 
 class _Bank:
@@ -298,9 +312,13 @@ class IMM(_Bank):
             xbuf, Pbuf, views = b
             r = len(self.models)
             cur = self.xs + self.Ps
+            # the views' base is the array that owns the memory: the buffer itself, or
+            # the array it is a slice of (the tracker's scan buffers)
+            ox = xbuf if xbuf.base is None else xbuf.base
+            oP = Pbuf if Pbuf.base is None else Pbuf.base
             if (len(cur) == len(views) and all(a is v for a, v in zip(cur, views))
-                    and all(a.base is xbuf for a in cur[:r])
-                    and all(a.base is Pbuf for a in cur[r:])):
+                    and all(a.base is ox for a in cur[:r])
+                    and all(a.base is oP for a in cur[r:])):
                 return xbuf, Pbuf
         n = self.n
         xbuf = np.concatenate([np.ravel(x) for x in self.xs]).astype(np.float64, copy=False)
@@ -346,6 +364,38 @@ class IMM(_Bank):
         mu = np.exp(logw)
         self.mu[rows] = mu / mu.sum(axis=1, keepdims=True)
 
+    def _mode_update_all(self, ll, st):
+        """_mode_update of every track from loglik (r, n) and the tracks' status (n,): the
+        same operations on every element (log, +, max, −, exp, Σ, /), on the (r, n)
+        layout when every track updated, where the max and the sum over the r ≤ 7 models
+        are taken row by row in numpy's order for a row that short (sequential), without
+        the gathers and the short-axis reductions."""
+        ok = st == filters.UPDATED
+        r = ll.shape[0]
+        if ok.all() and r <= 7:
+            logw = np.empty_like(ll)
+            np.maximum(self.cbar.T, 1e-300, out=logw)
+            np.log(logw, out=logw)
+            logw += ll
+            m = logw[0].copy()
+            for j in range(1, r):
+                np.maximum(m, logw[j], out=m)
+            logw -= m
+            np.exp(logw, out=logw)
+            tot = logw[0].copy()
+            for j in range(1, r):
+                tot += logw[j]
+            logw /= tot
+            self.mu[...] = logw.T
+            return
+        rows = np.flatnonzero(ok)
+        if not rows.size:
+            return
+        logw = np.log(np.maximum(self.cbar[rows], 1e-300)) + ll[:, rows].T
+        logw -= logw.max(axis=1, keepdims=True)
+        mu = np.exp(logw)
+        self.mu[rows] = mu / mu.sum(axis=1, keepdims=True)
+
     def _update_spherical(self, idx, z, R) -> np.ndarray:
         """Update tracks idx with spherical z (k, 4), R (k, 4, 4) in every model and the
         mode probabilities; returns status (k,) (0 when every model updated)."""
@@ -376,10 +426,28 @@ class IMM(_Bank):
 
     def _update_linear(self, z, H6, R) -> np.ndarray:
         """Update every track with a linear measurement z (n, m) = H6 x[:6] + noise, R (n, m,
-        m) or (m, m), H6 (m, 6) acting on position/velocity; returns status (n,)."""
+        m) or (m, m), H6 (m, 6) acting on position/velocity; returns status (n,).
+
+        When H6 selects state components (unit rows, e.g. position [I₃ 0]) every model
+        of every track is updated in one batched kernel call (``imm_update_sel``, the
+        arithmetic of kf_update model by model: the same bits); any other H6 takes one
+        ``filters.update`` per model."""
         H6 = np.asarray(H6, np.float64)
         if H6.ndim != 2 or H6.shape[1] != 6:
             raise InputError(f"H6: expected shape (m, 6), got {H6.shape}")
+        sel = _selection(H6)
+        if sel is not None:
+            n, r = self.n, len(self.models)
+            z, _, R = filters._measurement(n, 6, z, H6, R)
+            nis, ll = np.empty((r, n)), np.empty((r, n))
+            st = np.empty((r, n), np.int8)
+            if n:
+                xbuf, Pbuf = self._packed()
+                _kernels.get("imm").imm_update_sel(xbuf, Pbuf, self._dims, sel, z, R, nis,
+                                                   ll, st)
+            st = st.max(axis=0)
+            self._mode_update_all(ll, st)
+            return st
         lls, sts = [], []
         for j, m in enumerate(self.models):
             H = np.zeros((H6.shape[0], m.dim))
