@@ -7,8 +7,9 @@ The scan reuses the per-track routines of ext/kalman.pyx and ext/imm.pyx (their 
 cores are included): `_imm_mix_predict` (IMM interaction and model-matched prediction;
 with one model and Π = [[1]] it is the plain prediction), `_imm_combine` (the combined
 estimate the gate and the track management use), `_gate_pair` (the χ² gate of one pair,
-the arithmetic of `sph_gate`), `_select`/`_sph_measure`/`_gather`/`_joseph` (the
-spherical EKF update of `ekf_update_sph`), and the sparse optimal assignment of
+the arithmetic of `sph_gate`), `_select`/`_sph_measure`/`_gather` and `_sph_joseph`
+(the spherical EKF update of `ekf_update_sph`: `_joseph`'s arithmetic without the products
+by the Jacobian's zero columns), and the sparse optimal assignment of
 ext/assign.pyx (`assign_sparse`). So a scan here computes what xband.track.tracker's
 per-stage path computes, in one call instead of ≈ 60 numpy and kernel calls.
 
@@ -144,6 +145,18 @@ cdef class GnnScan:
         self.r = <int>self.dims.shape[0]
         if not 1 <= self.r <= MAXR:
             raise ValueError(f"GnnScan: 1 to {MAXR} models, got {self.r}")
+        r = self.r
+        if (self.maps.shape[0] != r or self.maps.shape[1] != r or self.maps.shape[2] != MAXD
+                or self.Pi.shape[0] != r or self.Pi.shape[1] != r or self.kinds.shape[0] != r
+                or self.pos.shape[0] != r or self.pos.shape[1] != MAXD):
+            raise ValueError(f"GnnScan: maps (r, r, {MAXD}), Pi (r, r), kinds (r,) and pos "
+                             f"(r, {MAXD}) expected for r = {r}")
+        for j in range(r):
+            if not 6 <= self.dims[j] <= MAXD:
+                raise ValueError(f"GnnScan: model state sizes 6 to {MAXD}, got {self.dims[j]}")
+        if not 1 <= confirm_m <= confirm_n <= 62:
+            raise ValueError(f"GnnScan: 1 <= confirm_m <= confirm_n <= 62 expected, got "
+                             f"{confirm_m}, {confirm_n}")
         self.sumd = 0
         self.sumdd = 0
         for j in range(self.r):
@@ -152,12 +165,14 @@ cdef class GnnScan:
         dims_a = np.asarray(self.dims)
         pos_a = np.asarray(self.pos)
         self.D = 1 + int(max(pos_a[j, :dims_a[j]].max() for j in range(self.r)))
+        if self.D > MAXD:
+            raise ValueError(f"GnnScan: a combined state of at most {MAXD} components")
         if self.init_var.shape[0] != self.sumd or self.gates.shape[0] != 5 \
                 or self.mu0.shape[0] != self.r:
             raise ValueError("GnnScan: init_var (Σ d_j,), gates (5,) and mu0 (r,) expected")
         self.confirm_m = <int>confirm_m
         self.confirm_n = <int>confirm_n
-        self.window = (1 << confirm_n) - 1
+        self.window = (<long long>1 << confirm_n) - 1
         self.delete_misses = <int>delete_misses
         self.delete_sigma = delete_sigma
         self.init_speed_var = init_speed_sigma * init_speed_sigma
@@ -282,19 +297,24 @@ cdef inline bint _take_pair(GnnScan s, Py_ssize_t j, double nis, double g,
 
 
 cdef inline void _sort_row(GnnScan s, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    """Sort the pairs [a, b) of one track by detection (insertion sort: a handful)."""
-    cdef Py_ssize_t i, q, c
+    """Sort the pairs [a, b) of one track by detection (shell sort: usually a handful,
+    thousands for a track whose window covers the scene; the columns are distinct)."""
+    cdef Py_ssize_t gap = 1, i, q, c, m = b - a
     cdef double v
-    for i in range(a + 1, b):
-        c = s.cols[i]
-        v = s.cost[i]
-        q = i
-        while q > a and s.cols[q - 1] > c:
-            s.cols[q] = s.cols[q - 1]
-            s.cost[q] = s.cost[q - 1]
-            q -= 1
-        s.cols[q] = c
-        s.cost[q] = v
+    while gap < m // 3:
+        gap = 3 * gap + 1
+    while gap >= 1:
+        for i in range(a + gap, b):
+            c = s.cols[i]
+            v = s.cost[i]
+            q = i
+            while q - gap >= a and s.cols[q - gap] > c:
+                s.cols[q] = s.cols[q - gap]
+                s.cost[q] = s.cost[q - gap]
+                q -= gap
+            s.cols[q] = c
+            s.cost[q] = v
+        gap //= 3
 
 
 cdef inline int _sph_joseph(double* x, double* P, const double* y, const double* H,
@@ -643,19 +663,22 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
         poff[j] = poff[j - 1] + n * s.dims[j - 1] * s.dims[j - 1]
 
     # ---- the detections: usable components, gate by degrees of freedom. Range must be
-    # there; angles and range rate may be NaN (left out); ±inf anywhere, or a present
-    # component without a finite variance, rejects the detection (counted, never used).
+    # there; angles and range rate may be NaN (left out); ±inf anywhere, or a non-finite
+    # entry of R between present components (a variance or a covariance), rejects the
+    # detection (counted, never used).
     nv = 0
     for j in range(k):
         valid = isfinite(z[j, 0])
         dof = 0
         for a in range(4):
             comp = isfinite(z[j, a])
-            var_ok = isfinite(R[j, a, a])
-            if not (comp or isnan(z[j, a])) or (comp and not var_ok):
+            if not (comp or isnan(z[j, a])):
                 valid = False
             if comp:
                 dof += 1
+                for b in range(4):
+                    if isfinite(z[j, b]) and not isfinite(R[j, a, b]):
+                        valid = False
         if not valid:
             counts[C_REJECTED] += 1
             s.dflag[j] = 0

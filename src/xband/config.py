@@ -136,7 +136,7 @@ class Tracker:
                               doc="q, PSD of the white-noise acceleration (m²/s³)")
     gate_probability: float = _f(0.9999, 0.5, 1.0, lo_open=False)
     confirm_m: int = _f(3, 1, 100, kind=int)
-    confirm_n: int = _f(4, 1, 100, kind=int)
+    confirm_n: int = _f(4, 1, 62, kind=int, doc="N of M-of-N confirmation (scans remembered)")
     delete_misses: int = _f(5, 1, 1000, kind=int, doc="consecutive misses that delete a track")
     init_speed_sigma_mps: float = _f(300.0, 0.0, 1e5, lo_open=True,
                                      doc="velocity σ of a new track (m/s)")

@@ -148,6 +148,10 @@ def test_one_call_path_equals_per_stage_path(rng, filt, kind):
 def test_large_scene_same_decisions(filt):
     """300 targets + 300 clutter (the grid gate with many cells): one call per scan and the
     per-stage path (its sparse windowed gate) agree."""
+    from xband import _kernels
+
+    if _kernels.backend() == "reference":
+        pytest.skip("exercises the compiled grid gate; the numpy twin gates densely (minutes)")
     scene = scn.random_scene(300, 300.0, 5, seed=11)
     fast, slow = scn.xband_tracker(filt), scn.xband_tracker(filt)
     slow._fast = False
@@ -159,11 +163,26 @@ def test_large_scene_same_decisions(filt):
     assert fast.stats == slow.stats
 
 
-def test_deepcopy_continues_identically(rng):
+@pytest.mark.parametrize("state", ["after a scan", "bank accessed", "tracks()", "bank changed",
+                                   "pickled"])
+def test_copies_continue_identically(rng, state):
+    """Deep copies (and pickles) taken with the bank lagging the kernel's buffers, synced
+    to them, repacked by an estimate, or changed outside the kernel continue exactly as
+    the original."""
+    import pickle
+
     scans = _scene_dets(rng, 12)
     tr = Tracker(_cfg("imm"))
     _run(tr, scans[:6])
-    twin = copy.deepcopy(tr)
+    if state == "bank accessed":
+        assert tr.bank.n == tr.id.size
+    elif state == "tracks()":
+        tr.tracks()
+    elif state == "bank changed":
+        keep = np.ones(tr.bank.n, bool)
+        keep[0] = False
+        tr._keep(keep)
+    twin = pickle.loads(pickle.dumps(tr)) if state == "pickled" else copy.deepcopy(tr)
     a, b = _run(tr, scans[6:]), _run(twin, scans[6:])
     for ta, tb in zip(a, b):
         np.testing.assert_array_equal(ta.id, tb.id)
@@ -206,3 +225,109 @@ def test_nonfinite_detections_never_touch_a_track():
     out = tr.step(_dets(1.0, [[10e3 - 50, 0.3, 0.05, -50.0], [np.inf, 0.3, 0.05, -50.0]]), 1.0)
     assert np.all(np.isfinite(out.x)) and np.all(np.isfinite(out.P))
     assert tr.stats["rejected_nonfinite"] == 4 and tr.stats["updates"] == 1
+
+
+@pytest.mark.parametrize("n_window", [31, 32, 40, 62])
+def test_long_confirmation_window(rng, n_window):
+    """M of N with N up to the 62 scans an int64 hit history holds, as the per-stage path."""
+    scans = _scene_dets(rng, 12, clutter=0)
+    cfg = TrackerConfig(filter="ekf", process_noise=50.0, confirm_m=9, confirm_n=n_window)
+    fast, slow = Tracker(cfg), Tracker(cfg)
+    slow._fast = False
+    _run(fast, scans)
+    _run(slow, scans)
+    assert slow.stats["confirmed"] > 0 and fast.stats == slow.stats
+
+
+def test_window_limits_are_checked():
+    args = Tracker(_cfg("ekf"))._scan.args
+    for mod in (c_scan, r_scan):
+        with pytest.raises(ValueError, match="confirm_m <= confirm_n <= 62"):
+            mod.GnnScan(*args[:8], 3, 63, *args[10:])
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_nonfinite_covariance_and_time_are_rejected(fast):
+    """A detection whose R has a non-finite covariance between present components is
+    rejected like a non-finite variance (it would give a new track a NaN covariance); a
+    non-finite scan time is an error."""
+    from xband.errors import InputError
+
+    tr = Tracker(_cfg("imm"))
+    tr._fast = fast
+    d = _dets(0.0, [[10e3, 0.3, 0.05, -50.0], [12e3, 0.5, 0.05, 10.0]])
+    d.R[1, 0, 3] = d.R[1, 3, 0] = np.nan
+    out = tr.step(d, 0.0)
+    assert len(out.id) == 1 and tr.stats["rejected_nonfinite"] == 1
+    assert np.all(np.isfinite(out.P))
+    d = _dets(1.0, [[12e3, np.nan, np.nan, 10.0]])          # sum-only: R's angle rows unused
+    d.R[0, 1, 2] = d.R[0, 2, 1] = np.nan
+    tr.step(d, 1.0)
+    assert tr.stats["rejected_nonfinite"] == 1
+    for t in (np.inf, np.nan):
+        with pytest.raises(InputError, match="finite"):
+            tr.step(_dets(2.0, [[10e3, 0.3, 0.05, -50.0]]), t)
+
+
+@pytest.mark.parametrize("filt", ["ekf", "imm"])
+def test_seam_every_track_finds_its_detection(rng, filt):
+    """Tracks just west of due south (az → +π) whose detections come back just east of it
+    (az → −π), with position uncertainties from metres to kilometres: the grid gate must
+    try the detection on the other side of the seam, so every track is updated."""
+    n = 24
+    r0 = rng.uniform(3e3, 25e3, n)
+    off = rng.uniform(1e-4, 3e-3, n)
+    z0 = np.stack([r0, np.pi - off, np.full(n, 0.05), np.zeros(n)], 1)
+    z1 = np.stack([r0 + 1.0, -np.pi + off * 0.5, np.full(n, 0.05), np.zeros(n)], 1)
+    for fast in (True, False):
+        tr = Tracker(_cfg(filt))
+        tr._fast = fast
+        tr.step(_dets(0.0, z0, sig=(30.0, 0.002, 0.002, 5.0)), 0.0)
+        tr.step(_dets(1.0, z1, sig=(30.0, 0.002, 0.002, 5.0)), 1.0)
+        assert tr.stats["updates"] == n and tr.stats["initiated"] == n
+
+
+@pytest.mark.parametrize("filt", ["ekf", "imm"])
+def test_update_is_ekf_update_sph_to_the_bit(rng, filt):
+    """With no prediction (dt = 0) a scan's update of an assigned track is kalman's
+    spherical EKF update of each model to the bit (`_sph_joseph` leaves out only products
+    by exact zeros of the Jacobian)."""
+    from xband._ext import kalman as c_kalman
+
+    tr = Tracker(_cfg(filt))
+    tr.step(_dets(0.0, [[10e3, 0.3, 0.05, -50.0]], sig=(30.0, 0.01, 0.01, 5.0)), 0.0)
+    tr.step(_dets(1.0, [[10e3 - 50.0, 0.3005, 0.0502, -50.0]], sig=(30.0, 0.01, 0.01, 5.0)),
+            1.0)
+    n = tr._n
+    cur = tr._bufs[tr._cur]
+    x, P = cur["x"][:n * tr._sd].copy(), cur["P"][:n * tr._sdd].copy()
+    dets = _dets(1.0, [[10e3 - 52.0, 0.3004, 0.0501, -49.0]], sig=(25.0, 0.008, 0.009, 4.0))
+    zz = np.ascontiguousarray(np.stack([dets.range, dets.az, dets.el, dets.range_rate], 1))
+    out = tr._new_bufs(n + 1)
+    xc, Pc = np.empty((n + 1, tr._D)), np.empty((n + 1, tr._D, tr._D))
+    counts = np.zeros(6, np.int64)
+    F, Q = tr._matrices(1.0)
+    c_scan.scan_step(tr._scan, x.copy(), P.copy(), cur["mu"][:n].copy(),
+                     cur["cbar"][:n].copy(), cur["book"].copy(), zz, dets.R, F, Q, 0.0,
+                     out["x"], out["P"], out["mu"], out["cbar"], out["book"], xc, Pc, 99,
+                     counts)
+    assert counts[1] == 1 and n == 1
+    o = op = 0
+    for d in tr._scan.args[0]:
+        d = int(d)
+        xm, Pm = x[o:o + d].reshape(1, d).copy(), P[op:op + d * d].reshape(1, d, d).copy()
+        nis, ll, st = np.empty(1), np.empty(1), np.empty(1, np.int8)
+        c_kalman.ekf_update_sph(xm, Pm, np.zeros(1, np.int64), zz, dets.R, nis, ll, st)
+        np.testing.assert_array_equal(out["x"][o:o + d], xm[0])
+        np.testing.assert_array_equal(out["P"][op:op + d * d], Pm[0].ravel())
+        o, op = o + d, op + d * d
+
+
+def test_bank_access_keeps_the_buffers(rng):
+    """Reading the bank between scans (tracks(), estimate) views the scan kernel's buffers
+    and does not repack them, so the next scan needs no reload."""
+    tr = Tracker(_cfg("imm"))
+    for t, z in _scene_dets(rng, 4):
+        tr.step(_dets(t, z), t)
+        tr.tracks()
+        assert tr._is_synced() and not tr._stale

@@ -5,8 +5,8 @@ xband.reference.imm: the r models' states model-major; mu, cbar (n, r); book (5,
 int64 rows id, hits, age, misses, confirmed):
 
 1. detections: range must be finite; angles and range rate may be NaN (left out of the
-   gate and the update); ±inf anywhere, or a present component without a finite
-   variance, rejects the detection (counted). The gate of a detection is the χ² value of
+   gate and the update); ±inf anywhere, or a non-finite entry of R between present
+   components (a variance or a covariance), rejects the detection (counted). The gate of a detection is the χ² value of
    ``gates[dof]`` with dof its number of present components;
 2. prediction over dt (when dt > 0): IMM interaction and model-matched prediction
    (``imm_mix_predict``; one model with Π = [[1]] is the plain prediction), then μ = c̄;
@@ -61,6 +61,9 @@ class GnnScan:
         if (self.init_var.shape[0] != int(self.dims.sum()) or self.gates.shape[0] != 5
                 or self.mu0.shape[0] != self.r):
             raise ValueError("GnnScan: init_var (Σ d_j,), gates (5,) and mu0 (r,) expected")
+        if not 1 <= int(confirm_m) <= int(confirm_n) <= 62:
+            raise ValueError(f"GnnScan: 1 <= confirm_m <= confirm_n <= 62 expected, got "
+                             f"{confirm_m}, {confirm_n}")
         self.confirm_m, self.confirm_n = int(confirm_m), int(confirm_n)
         self.window = (1 << int(confirm_n)) - 1
         self.delete_misses, self.delete_sigma = int(delete_misses), float(delete_sigma)
@@ -110,8 +113,9 @@ def scan_step(s, x, P, mu, cbar, book, z, R, F, Q, dt, xo, Po, muo, cbo, booko, 
     counts[:6] = 0
     # 1. detections
     comp = np.isfinite(z)
-    var_ok = np.isfinite(np.diagonal(R, axis1=1, axis2=2))
-    valid = comp[:, 0] & np.all(comp | np.isnan(z), axis=1) & np.all(var_ok | ~comp, axis=1)
+    pair = comp[:, :, None] & comp[:, None, :]
+    valid = (comp[:, 0] & np.all(comp | np.isnan(z), axis=1)
+             & np.all(np.isfinite(R) | ~pair, axis=(1, 2)))
     counts[0] = int(np.count_nonzero(~valid))
     gate = s.gates[np.maximum(comp.sum(axis=1), 1)]
     # 2. prediction

@@ -27,8 +27,9 @@ delete → initiate, over arrays of tracks.
   without a Doppler measurement, e.g. an ASTERIX CAT048 plot without I048/120) are left
   out of the gate and the update, and a track initiated from a plot without a range rate
   starts at zero velocity with σ_v = ``init_speed_sigma_mps``. Non-finite detections
-  (NaN/inf range, ±inf anywhere, or a present component whose variance in R is not
-  finite) are counted in ``stats["rejected_nonfinite"]`` and never touch a track.
+  (NaN/inf range, ±inf anywhere, or a non-finite entry of R between present components:
+  a variance or a covariance) are counted in ``stats["rejected_nonfinite"]`` and never
+  touch a track.
 
 Stable IDs: a track keeps its id from initiation to deletion; ids are never reused.
 
@@ -161,6 +162,8 @@ class Tracker:
             if len(dets) == 0:
                 raise InputError("Tracker.step: an empty scan needs its time t")
             t = float(dets.t[0])
+        if not np.isfinite(t):
+            raise InputError(f"Tracker.step: the scan time t must be finite, got {t}")
         if self.t is not None and t < self.t:
             raise InputError(f"Tracker.step: scan time {t} s is before the last one {self.t} s")
         if self._fast:
@@ -278,6 +281,22 @@ class Tracker:
         self._stale = False
         self._synced = self._bank_marker()
 
+    def __getstate__(self):
+        st = dict(self.__dict__)
+        if self._fast:
+            st.pop("_kernel", None)                  # a module: looked up again
+            st["_synced"] = None
+            st["_resync"] = self._is_synced() and not self._stale
+        return st
+
+    def __setstate__(self, st):
+        resync = st.pop("_resync", False)
+        self.__dict__.update(st)
+        if self._fast:
+            self._kernel = _kernels.get("scan")
+            if resync:
+                self._sync_bank(self._n)
+
     def __deepcopy__(self, memo):
         import copy
 
@@ -353,11 +372,11 @@ class Tracker:
         # gate and the update; ±inf anywhere, or a present component without a finite
         # variance, rejects the detection
         comp = np.isfinite(z)
-        var_ok = np.isfinite(np.diagonal(R, axis1=1, axis2=2))
-        complete = bool(comp.all() and var_ok.all())    # the usual scan: nothing to drop
+        r_ok = np.isfinite(R)
+        complete = bool(comp.all() and r_ok.all())      # the usual scan: nothing to drop
         if not complete:
             finite = (comp[:, 0] & np.all(comp | np.isnan(z), axis=1)
-                      & np.all(var_ok | ~comp, axis=1))
+                      & np.all(r_ok | ~(comp[:, :, None] & comp[:, None, :]), axis=(1, 2)))
             self.stats["rejected_nonfinite"] += int((~finite).sum())
             z, R, comp = z[finite], R[finite], comp[finite]
 
