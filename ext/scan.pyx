@@ -433,16 +433,22 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
 
 cdef int _sph_joseph_d6(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
+    if m == 4:                                   # every component measured: the usual case
+        return _sph_joseph(x, P, y, H, R, 6, 4, nis, ll)
     return _sph_joseph(x, P, y, H, R, 6, m, nis, ll)
 
 
 cdef int _sph_joseph_d7(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
+    if m == 4:                                   # every component measured: the usual case
+        return _sph_joseph(x, P, y, H, R, 7, 4, nis, ll)
     return _sph_joseph(x, P, y, H, R, 7, m, nis, ll)
 
 
 cdef int _sph_joseph_d9(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
+    if m == 4:                                   # every component measured: the usual case
+        return _sph_joseph(x, P, y, H, R, 9, 4, nis, ll)
     return _sph_joseph(x, P, y, H, R, 9, m, nis, ll)
 
 
