@@ -195,8 +195,8 @@ cdef class GnnScan:
                 and _grow_p(<void**>&self.r2c_p, &self.cap_r2c, n, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.cand, &self.cap_cand, k, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.ccell, &self.cap_ccell, k, sizeof(Py_ssize_t))
-                and _grow_p(<void**>&self.cstart, &self.cap_cstart, k + 2 * <Py_ssize_t>(k ** 0.5) + 2,
-                            sizeof(Py_ssize_t))
+                and _grow_p(<void**>&self.cstart, &self.cap_cstart,
+                            k + 2 * <Py_ssize_t>(k ** 0.5) + 2, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.citems, &self.cap_citems, k + 1, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.cols, &self.cap_cols, pairs, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.cost, &self.cap_cost, pairs, sizeof(double))
