@@ -135,6 +135,22 @@ def test_kf_update_selection(rng, n, d, perm):
         np.testing.assert_allclose(nis, nis1, rtol=1e-10)
 
 
+def _step_is_predict_update(x, P, F, Q, z, H, R):
+    """Compiled kf_step on copies of (x, P) equals kf_predict then kf_update to the bit (NaN
+    where a row is skipped); returns the latter's x, P, nis, loglik, status."""
+    n = x.shape[0]
+    x1, P1 = x.copy(), P.copy()
+    nis1, ll1, s1 = np.empty(n), np.empty(n), np.empty(n, np.int8)
+    c_kal.kf_predict(x1, P1, F, Q)
+    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
+    x2, P2 = x.copy(), P.copy()
+    nis2, ll2, s2 = c_kal.kf_step(x2, P2, F, Q, z, H, R, None, None, None)
+    assert nis2.shape == ll2.shape == s2.shape == (n,) and s2.dtype == np.int8
+    for a, b in ((x1, x2), (P1, P2), (nis1, nis2), (ll1, ll2), (s1, s2)):
+        np.testing.assert_array_equal(a, b)
+    return x1, P1, nis1, ll1, s1
+
+
 def _step_case(rng, n, d, kind):
     """x, P, F, Q, z, H, R for kf_step: H a position-first selection (the fixed-size
     path for d = 6, 7, 9), a permuted selection, or a general matrix; rows 1..3 (n > 5)
@@ -166,15 +182,7 @@ def test_kf_step(rng, n, d, kind):
     inner routines through numpy's C API instead of memoryviews, with and without the GIL
     released: n = 64), and equal to the numpy twin's kf_step up to round-off."""
     x, P, F, Q, z, H, R = _step_case(rng, n, d, kind)
-    x1, P1 = x.copy(), P.copy()
-    nis1, ll1, s1 = np.empty(n), np.empty(n), np.empty(n, np.int8)
-    c_kal.kf_predict(x1, P1, F, Q)
-    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
-    x2, P2 = x.copy(), P.copy()
-    nis2, ll2, s2 = c_kal.kf_step(x2, P2, F, Q, z, H, R, None, None, None)
-    assert nis2.shape == ll2.shape == s2.shape == (n,) and s2.dtype == np.int8
-    for a, b in ((x1, x2), (P1, P2), (nis1, nis2), (ll1, ll2), (s1, s2)):
-        np.testing.assert_array_equal(a, b)            # to the bit (NaN where skipped)
+    x1, P1, nis1, ll1, s1 = _step_is_predict_update(x, P, F, Q, z, H, R)
     out = np.empty(n), np.empty(n), np.empty(n, np.int8)     # caller's outputs
     x3, P3 = x.copy(), P.copy()
     got = r_kal.kf_step(x3, P3, F, Q, z, H, R, *out)
@@ -496,12 +504,5 @@ def test_kf_step_chunks(rng, d, kinematic):
     for row in (70, 140):
         z[row, 1] = np.nan
         R[row + 1, 2, 2] = -1e9
-    x1, P1 = x.copy(), P.copy()
-    nis1, ll1, s1 = np.empty(n), np.empty(n), np.empty(n, np.int8)
-    c_kal.kf_predict(x1, P1, F, Q)
-    c_kal.kf_update(x1, P1, z, H, R, nis1, ll1, s1)
-    x2, P2 = x.copy(), P.copy()
-    nis2, ll2, s2 = c_kal.kf_step(x2, P2, F, Q, z, H, R, None, None, None)
-    for a, b in ((x1, x2), (P1, P2), (nis1, nis2), (ll1, ll2), (s1, s2)):
-        np.testing.assert_array_equal(a, b)
+    x1, P1, nis1, ll1, s1 = _step_is_predict_update(x, P, F, Q, z, H, R)
     assert list(s1[[70, 71, 140, 141]]) == [r_kal.SKIP_NONFINITE, r_kal.SKIP_SINGULAR] * 2
