@@ -448,13 +448,243 @@ cdef inline void _mix_acc(const double* cx, const double* cP, const double* x0, 
             P0[a * dj + b] += wi * (cP[a * dj + b] + da * dv[b])
 
 
+# ---------------------------------------------------------------- four tracks at a time
+# _imm_mix_predict on blocks of NL tracks in structure-of-arrays form (element e of lane l
+# at [e * NL + l], as _kalman.pxi's blocks): when every model is mixed row-wise
+# (_imm_mix_rows: each model i already in model j's space or sharing j's first 6
+# components), has 6, 7 or 9 components and is predicted through F = Φ ⊗ I₃ (CV, CA,
+# Singer) or is the coordinated turn, a block's models are transposed in once, mixed and
+# predicted lane by lane with exactly the scalar operations in the scalar order (so the
+# loops over the lanes vectorise and the results are the same bits) and transposed out.
+
+cdef enum:
+    SOA_MAXP = 256              # Σ_j d_j² of a bank the blocks take (CV+CA+CT: 166)
+    SOA_MAXX = 32               # Σ_j d_j
+
+cdef extern from *:
+    """
+    static inline void xb_imm_mix_soa(double const *const *, double const *const *,
+                                      int const *, int const *, int, double const *, int,
+                                      int, double *, double *)
+                                      __attribute__((always_inline));
+    """
+
+
+cdef inline void _imm_mix_soa "xb_imm_mix_soa"(const double* const* Xs,
+                                              const double* const* Ps, const int* dis,
+                                              const bint* idj, int r, const double* w,
+                                              int j, int dj, double* mx,
+                                              double* mP) noexcept nogil:
+    """_imm_mix_rows (and the symmetrisation into mP) of model j on the NL lanes of a
+    block: Xs[i], Ps[i] model i's states and covariances (SoA), w (r·NL) the mixing
+    weights μ_{i|j} per lane, idj[i] whether model i is in j's space (else it shares j's
+    first 6 components) → mx (dj·NL), mP (dj·dj·NL). Call with a literal dj."""
+    cdef double cxs[MAXR * MAXD * NL]
+    cdef double dv[MAXR * MAXD * NL]
+    cdef double A[MAXD * MAXD * NL]
+    cdef const double* cxp[MAXR]
+    cdef const double* src
+    cdef const double* dvi
+    cdef const double* wi
+    cdef double* row
+    cdef int i, a, b, l, e
+    for e in range(dj * NL):
+        mx[e] = 0.0
+    for i in range(r):                           # x̃_i in j's space; x0 = Σ_i μ_{i|j} x̃_i
+        if idj[i]:
+            cxp[i] = Xs[i]
+        else:
+            for e in range(6 * NL):
+                cxs[i * MAXD * NL + e] = Xs[i][e]
+            for e in range(6 * NL, dj * NL):
+                cxs[i * MAXD * NL + e] = Xs[j][e]
+            cxp[i] = &cxs[i * MAXD * NL]
+        wi = w + i * NL
+        for a in range(dj):
+            for l in range(NL):
+                mx[a * NL + l] += wi[l] * cxp[i][a * NL + l]
+    for i in range(r):
+        for e in range(dj * NL):
+            dv[i * MAXD * NL + e] = cxp[i][e] - mx[e]
+    for a in range(dj):                          # P0 row a = Σ_i μ_{i|j} [P̃_i + d dᵀ]
+        row = &A[a * dj * NL]
+        for e in range(dj * NL):
+            row[e] = 0.0
+        for i in range(r):
+            dvi = &dv[i * MAXD * NL]
+            wi = w + i * NL
+            if idj[i]:
+                src = Ps[i] + a * dj * NL
+                for b in range(dj):
+                    for l in range(NL):
+                        row[b * NL + l] += wi[l] * (src[b * NL + l]
+                                                    + dvi[a * NL + l] * dvi[b * NL + l])
+            elif a < 6:
+                src = Ps[i] + a * dis[i] * NL
+                for b in range(6):
+                    for l in range(NL):
+                        row[b * NL + l] += wi[l] * (src[b * NL + l]
+                                                    + dvi[a * NL + l] * dvi[b * NL + l])
+                for b in range(6, dj):
+                    for l in range(NL):
+                        row[b * NL + l] += wi[l] * (0.0 + dvi[a * NL + l] * dvi[b * NL + l])
+            else:
+                src = Ps[j] + a * dj * NL
+                for b in range(6):
+                    for l in range(NL):
+                        row[b * NL + l] += wi[l] * (0.0 + dvi[a * NL + l] * dvi[b * NL + l])
+                for b in range(6, dj):
+                    for l in range(NL):
+                        row[b * NL + l] += wi[l] * (src[b * NL + l]
+                                                    + dvi[a * NL + l] * dvi[b * NL + l])
+    for a in range(dj):                          # mP = ½(P0 + P0ᵀ), every element
+        for b in range(dj):
+            for l in range(NL):
+                mP[(a * dj + b) * NL + l] = 0.5 * (A[(a * dj + b) * NL + l]
+                                                   + A[(b * dj + a) * NL + l])
+
+
+cdef inline void _imm_ct_predict_soa(double* xv, double* Pv, double dt,
+                                     const double* qt) noexcept nogil:
+    """_imm_ct_predict_rows on the NL lanes of a block, in place (xv (7·NL), Pv (49·NL)):
+    ct_f lane by lane, then the same sums over the Jacobian's structural non-zeros in the
+    same order (FPF[i, j] formed as H[j, i] there: the same products and additions)."""
+    cdef double xl[7]
+    cdef double xo[7]
+    cdef double Fl[49]
+    cdef double F[49 * NL]
+    cdef double FP[49 * NL]
+    cdef double H[49 * NL]
+    cdef int i, j, l, e
+    for l in range(NL):                          # x ← f(x), F its Jacobian, lane by lane
+        for e in range(7):
+            xl[e] = xv[e * NL + l]
+        ct_f(xl, dt, xo, Fl)
+        for e in range(7):
+            xv[e * NL + l] = xo[e]
+        for e in range(49):
+            F[e * NL + l] = Fl[e]
+    # FP = F P, row i = Σ_l F[i, l] P[l, :] over row i's non-zeros, l increasing
+    for j in range(7):
+        for l in range(NL):
+            e = j * NL + l
+            FP[e] = (((0.0 + F[0 * NL + l] * Pv[e]) + F[3 * NL + l] * Pv[21 * NL + e])
+                     + F[4 * NL + l] * Pv[28 * NL + e]) + F[6 * NL + l] * Pv[42 * NL + e]
+            FP[7 * NL + e] = (((0.0 + F[8 * NL + l] * Pv[7 * NL + e])
+                               + F[10 * NL + l] * Pv[21 * NL + e])
+                              + F[11 * NL + l] * Pv[28 * NL + e]) \
+                + F[13 * NL + l] * Pv[42 * NL + e]
+            FP[14 * NL + e] = (0.0 + F[16 * NL + l] * Pv[14 * NL + e]) \
+                + F[19 * NL + l] * Pv[35 * NL + e]
+            FP[21 * NL + e] = ((0.0 + F[24 * NL + l] * Pv[21 * NL + e])
+                               + F[25 * NL + l] * Pv[28 * NL + e]) \
+                + F[27 * NL + l] * Pv[42 * NL + e]
+            FP[28 * NL + e] = ((0.0 + F[31 * NL + l] * Pv[21 * NL + e])
+                               + F[32 * NL + l] * Pv[28 * NL + e]) \
+                + F[34 * NL + l] * Pv[42 * NL + e]
+            FP[35 * NL + e] = 0.0 + F[40 * NL + l] * Pv[35 * NL + e]
+            FP[42 * NL + e] = 0.0 + F[48 * NL + l] * Pv[42 * NL + e]
+    # H[j, i] = FPF[i, j] = Σ_l FP[i, l] F[j, l] over row j's non-zeros, l increasing
+    for i in range(7):
+        for l in range(NL):
+            e = i * 7 * NL + l                   # FP[i, 0] of lane l
+            H[i * NL + l] = (((0.0 + FP[e] * F[0 * NL + l]) + FP[e + 3 * NL] * F[3 * NL + l])
+                             + FP[e + 4 * NL] * F[4 * NL + l]) + FP[e + 6 * NL] * F[6 * NL + l]
+            H[(7 + i) * NL + l] = (((0.0 + FP[e + NL] * F[8 * NL + l])
+                                    + FP[e + 3 * NL] * F[10 * NL + l])
+                                   + FP[e + 4 * NL] * F[11 * NL + l]) \
+                + FP[e + 6 * NL] * F[13 * NL + l]
+            H[(14 + i) * NL + l] = (0.0 + FP[e + 2 * NL] * F[16 * NL + l]) \
+                + FP[e + 5 * NL] * F[19 * NL + l]
+            H[(21 + i) * NL + l] = ((0.0 + FP[e + 3 * NL] * F[24 * NL + l])
+                                    + FP[e + 4 * NL] * F[25 * NL + l]) \
+                + FP[e + 6 * NL] * F[27 * NL + l]
+            H[(28 + i) * NL + l] = ((0.0 + FP[e + 3 * NL] * F[31 * NL + l])
+                                    + FP[e + 4 * NL] * F[32 * NL + l]) \
+                + FP[e + 6 * NL] * F[34 * NL + l]
+            H[(35 + i) * NL + l] = 0.0 + FP[e + 5 * NL] * F[40 * NL + l]
+            H[(42 + i) * NL + l] = 0.0 + FP[e + 6 * NL] * F[48 * NL + l]
+    for i in range(7):                           # M = H + Qᵀ; P = ½(M[i, j] + M[j, i])
+        for j in range(7):
+            for l in range(NL):
+                Pv[(i * 7 + j) * NL + l] = 0.5 * ((H[(i * 7 + j) * NL + l] + qt[i * 7 + j])
+                                                  + (H[(j * 7 + i) * NL + l] + qt[j * 7 + i]))
+
+
+cdef void _imm_mix_predict_soa(double* x, double* P, Py_ssize_t t, int r,
+                               const int* dis, const Py_ssize_t* xoff,
+                               const Py_ssize_t* poff, const bint* identt,
+                               const double[:, ::1] Pi, const double[:, ::1] mu,
+                               double[:, ::1] cbar, const long long[::1] kinds,
+                               const int* kk, const double* phi, const int* fo,
+                               const double* Q, const double* qts,
+                               double dt) noexcept nogil:
+    """_imm_mix_predict of the NL tracks t … t+NL−1 (see the section comment; the caller
+    checked that the bank qualifies)."""
+    cdef double Xs[SOA_MAXX * NL]
+    cdef double Ps[SOA_MAXP * NL]
+    cdef double mx[SOA_MAXX * NL]
+    cdef double mP[SOA_MAXP * NL]
+    cdef double w[MAXR * NL]
+    cdef const double* xsp[MAXR]
+    cdef const double* psp[MAXR]
+    cdef int so[MAXR]
+    cdef int sp[MAXR]
+    cdef int i, j, l, e, dj, dd
+    cdef double c
+    so[0] = 0
+    sp[0] = 0
+    for j in range(1, r):
+        so[j] = so[j - 1] + dis[j - 1] * NL
+        sp[j] = sp[j - 1] + dis[j - 1] * dis[j - 1] * NL
+    for j in range(r):                           # transpose every model of the block in
+        dj = dis[j]
+        dd = dj * dj
+        xsp[j] = &Xs[so[j]]
+        psp[j] = &Ps[sp[j]]
+        _soa_in(x + xoff[j] + t * dj, dj, dj, &Xs[so[j]])
+        _soa_in(P + poff[j] + t * dd, dd, dd, &Ps[sp[j]])
+    for l in range(NL):                          # c̄_j = Σ_i Π_ij μ_i
+        for j in range(r):
+            c = 0.0
+            for i in range(r):
+                c += mu[t + l, i] * Pi[i, j]
+            cbar[t + l, j] = c
+    for j in range(r):                           # mix every model (before any is predicted)
+        dj = dis[j]
+        for i in range(r):
+            for l in range(NL):
+                w[i * NL + l] = Pi[i, j] * mu[t + l, i] / cbar[t + l, j]
+        if dj == 6:
+            _imm_mix_soa(xsp, psp, dis, &identt[j * MAXR], r, w, j, 6, &mx[so[j]],
+                         &mP[sp[j]])
+        elif dj == 7:
+            _imm_mix_soa(xsp, psp, dis, &identt[j * MAXR], r, w, j, 7, &mx[so[j]],
+                         &mP[sp[j]])
+        else:
+            _imm_mix_soa(xsp, psp, dis, &identt[j * MAXR], r, w, j, 9, &mx[so[j]],
+                         &mP[sp[j]])
+    for j in range(r):                           # predict every model; transpose out
+        dj = dis[j]
+        dd = dj * dj
+        if kinds[j] == 1:
+            _imm_ct_predict_soa(&mx[so[j]], &mP[sp[j]], dt, &qts[j * 49])
+        elif kk[j] == 2:
+            _kf_kron_soa(&mx[so[j]], &mP[sp[j]], 2, &phi[j * 9], Q + fo[j])
+        else:
+            _kf_kron_soa(&mx[so[j]], &mP[sp[j]], 3, &phi[j * 9], Q + fo[j])
+        _soa_out(&mx[so[j]], dj, x + xoff[j] + t * dj, dj)
+        _soa_out(&mP[sp[j]], dd, P + poff[j] + t * dd, dd)
+
+
 cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
                            const long long[:, :, ::1] maps, const double[:, ::1] Pi,
                            const double[:, ::1] mu, double[:, ::1] cbar,
                            const long long[::1] kinds, const double* F, const double* Q,
                            double dt) noexcept nogil:
-    cdef Py_ssize_t n = mu.shape[0], t
+    cdef Py_ssize_t n = mu.shape[0], t, t0
     cdef int r = <int>dims.shape[0], i, j, a, b, dj, di, dd, l, k
+    cdef bint soa
     cdef Py_ssize_t xoff[MAXR]
     cdef Py_ssize_t poff[MAXR]
     cdef int fo[MAXR]
@@ -558,7 +788,23 @@ cdef void _imm_mix_predict(double* x, double* P, const long long[::1] dims,
             identt[j * MAXR + i] = ident[i * MAXR + j]
             if not (ident[i * MAXR + j] or (lead[i * MAXR + j] and ns[i * MAXR + j] == 6)):
                 fastj[j] = False
-    for t in range(n):
+    # blocks of NL tracks when the whole bank qualifies (see _imm_mix_predict_soa)
+    soa = XB_SOA and r <= MAXR
+    a = 0
+    b = 0
+    for j in range(r):
+        a += dis[j]
+        b += dis[j] * dis[j]
+        if not (fastj[j] and ((kinds[j] == 1 and dis[j] == 7)
+                              or (kinds[j] == 0 and kk[j] * 3 == dis[j]))):
+            soa = False
+    t0 = 0
+    if soa and a <= SOA_MAXX and b <= SOA_MAXP:
+        while t0 + NL <= n:
+            _imm_mix_predict_soa(x, P, t0, r, dis, xoff, poff, identt, Pi, mu, cbar, kinds,
+                                 kk, phi, fo, Q, qts, dt)
+            t0 += NL
+    for t in range(t0, n):
         for j in range(r):                       # c̄_j = Σ_i Π_ij μ_i
             c = 0.0
             for i in range(r):

@@ -478,6 +478,380 @@ cdef inline void _kf_update_sel_rows(double* x, double* P, const double* z, cons
             loglik[t] = NAN
 
 
+# ---------------------------------------------------------------- four tracks at a time
+# Structure-of-arrays blocks of NL tracks: element e of lane (track) l at [e * NL + l], so
+# that every step of the scalar routines above becomes a loop over the NL lanes that the
+# compiler turns into one AVX vector instruction (taken in the AVX builds only, XB_SOA
+# below: ext/isa/kalman_avx2.pyx, imm_avx2.pyx; kf_step's CV/CA position cycle, position
+# updates of 6/7/9-state models, IMM mixing + prediction of CV/CA/Singer/CT banks).
+# Each lane sees exactly the scalar operations in the scalar order (no reassociation, no
+# FMA contraction: no -mfma), so results are bit-identical to the one-track routines
+# (tests/kernels/test_kalman_soa.py checks it); a lane whose measurement is not finite or
+# whose S is not positive definite gets the scalar routine's outcome (status, NaN NIS and
+# log-likelihood, state left as it was before the update).
+
+cdef enum:
+    NL = 4                      # tracks per block (xb_soa_in / xb_soa_out assume 4)
+
+cdef extern from *:
+    """
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    #define XB_SOA 1
+    #elif defined(__SSE2__)
+    #include <emmintrin.h>
+    #define XB_SOA 0
+    #else
+    #define XB_SOA 0
+    #endif
+    /* Transposes between 4 rows of m doubles (row l at src + l*stride) and the lane
+       layout dst[4*e + l], in 4×4 (AVX) or 2×2 (SSE2) register tiles; pure data movement
+       (the same bits), the loops a compiler does not find on its own. */
+    static inline void xb_soa_in(double const *src, Py_ssize_t stride, int m, double *dst) {
+        const double *s0 = src, *s1 = src + stride, *s2 = src + 2 * stride,
+                     *s3 = src + 3 * stride;
+        int e = 0;
+    #if defined(__AVX__)
+        for (; e + 4 <= m; e += 4) {
+            __m256d r0 = _mm256_loadu_pd(s0 + e), r1 = _mm256_loadu_pd(s1 + e);
+            __m256d r2 = _mm256_loadu_pd(s2 + e), r3 = _mm256_loadu_pd(s3 + e);
+            __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+            __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            _mm256_storeu_pd(dst + 4 * e, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(dst + 4 * e + 4, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(dst + 4 * e + 8, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(dst + 4 * e + 12, _mm256_permute2f128_pd(t1, t3, 0x31));
+        }
+    #elif defined(__SSE2__)
+        for (; e + 2 <= m; e += 2) {
+            __m128d a = _mm_loadu_pd(s0 + e), b = _mm_loadu_pd(s1 + e);
+            __m128d c = _mm_loadu_pd(s2 + e), d = _mm_loadu_pd(s3 + e);
+            _mm_storeu_pd(dst + 4 * e, _mm_unpacklo_pd(a, b));
+            _mm_storeu_pd(dst + 4 * e + 2, _mm_unpacklo_pd(c, d));
+            _mm_storeu_pd(dst + 4 * e + 4, _mm_unpackhi_pd(a, b));
+            _mm_storeu_pd(dst + 4 * e + 6, _mm_unpackhi_pd(c, d));
+        }
+    #endif
+        for (; e < m; e++) {
+            dst[4 * e] = s0[e]; dst[4 * e + 1] = s1[e];
+            dst[4 * e + 2] = s2[e]; dst[4 * e + 3] = s3[e];
+        }
+    }
+    static inline void xb_soa_out(double const *src, int m, double *dst, Py_ssize_t stride) {
+        double *d0 = dst, *d1 = dst + stride, *d2 = dst + 2 * stride, *d3 = dst + 3 * stride;
+        int e = 0;
+    #if defined(__AVX__)
+        for (; e + 4 <= m; e += 4) {
+            __m256d r0 = _mm256_loadu_pd(src + 4 * e), r1 = _mm256_loadu_pd(src + 4 * e + 4);
+            __m256d r2 = _mm256_loadu_pd(src + 4 * e + 8);
+            __m256d r3 = _mm256_loadu_pd(src + 4 * e + 12);
+            __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+            __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            _mm256_storeu_pd(d0 + e, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(d1 + e, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(d2 + e, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(d3 + e, _mm256_permute2f128_pd(t1, t3, 0x31));
+        }
+    #elif defined(__SSE2__)
+        for (; e + 2 <= m; e += 2) {
+            __m128d a = _mm_loadu_pd(src + 4 * e), c = _mm_loadu_pd(src + 4 * e + 2);
+            __m128d b = _mm_loadu_pd(src + 4 * e + 4), d = _mm_loadu_pd(src + 4 * e + 6);
+            _mm_storeu_pd(d0 + e, _mm_unpacklo_pd(a, b));
+            _mm_storeu_pd(d1 + e, _mm_unpackhi_pd(a, b));
+            _mm_storeu_pd(d2 + e, _mm_unpacklo_pd(c, d));
+            _mm_storeu_pd(d3 + e, _mm_unpackhi_pd(c, d));
+        }
+    #endif
+        for (; e < m; e++) {
+            d0[e] = src[4 * e]; d1[e] = src[4 * e + 1];
+            d2[e] = src[4 * e + 2]; d3[e] = src[4 * e + 3];
+        }
+    }
+    """
+    # the blocks are taken in AVX builds only (ext/isa/*_avx2.pyx): with SSE2's two lanes
+    # per register they measured no faster than the one-track routines
+    const int XB_SOA
+    void _soa_in "xb_soa_in"(const double* src, Py_ssize_t stride, int m,
+                             double* dst) noexcept nogil
+    void _soa_out "xb_soa_out"(const double* src, int m, double* dst,
+                               Py_ssize_t stride) noexcept nogil
+
+cdef extern from *:
+    """
+    /* always inlined, so that every caller compiles its own copy with d (k) a constant */
+    static inline void xb_kf_pos3_soa(double const *, double const *, double const *,
+                                      double const *, int, double *, double *, double *,
+                                      double *, signed char *) __attribute__((always_inline));
+    static inline void xb_kf_kron_soa(double *, double *, int, double const *,
+                                      double const *) __attribute__((always_inline));
+    static inline void xb_kf_pos3_block(double *, double *, double const *, double const *,
+                                        int, int, double const *, double const *, double *,
+                                        double *, signed char *)
+                                        __attribute__((always_inline));
+    """
+
+
+cdef inline void _kf_kron_soa "xb_kf_kron_soa"(double* xv, double* Pv, int k,
+                                              const double* phi,
+                                              const double* q) noexcept nogil:
+    """_kf_kron_predict1 on the NL lanes of a block, in place (xv (d·NL), Pv (d·d·NL),
+    d = 3k): the same sums in the same order. Call with a literal k."""
+    cdef int d = 3 * k, a, b, c, i, j, e, l
+    cdef double xs[9 * NL]
+    cdef double FP[81 * NL]
+    cdef double FPF[81 * NL]
+    cdef double v
+    for a in range(k):                           # x ← F x,  FP = F P (rows of d·NL)
+        for c in range(3):
+            i = 3 * a + c
+            v = phi[a * k + a]
+            for l in range(NL):
+                xs[i * NL + l] = 0.0 + v * xv[i * NL + l]
+            for e in range(d * NL):
+                FP[i * d * NL + e] = 0.0 + v * Pv[i * d * NL + e]
+            for b in range(a + 1, k):
+                v = phi[a * k + b]
+                for l in range(NL):
+                    xs[i * NL + l] += v * xv[(3 * b + c) * NL + l]
+                for e in range(d * NL):
+                    FP[i * d * NL + e] += v * Pv[(3 * b + c) * d * NL + e]
+    for e in range(d * NL):
+        xv[e] = xs[e]
+    for i in range(d):                           # FPF = FP Fᵀ, row by row in blocks of 3
+        for a in range(k):
+            v = phi[a * k + a]
+            for e in range(3 * NL):
+                FPF[(i * d + 3 * a) * NL + e] = 0.0 + v * FP[(i * d + 3 * a) * NL + e]
+            for b in range(a + 1, k):
+                v = phi[a * k + b]
+                for e in range(3 * NL):
+                    FPF[(i * d + 3 * a) * NL + e] += v * FP[(i * d + 3 * b) * NL + e]
+    for i in range(d):                           # P = sym(F P Fᵀ + Q): ½((FPFᵀ + Q)ᵢⱼ
+        for j in range(d):                       # + (FPFᵀ + Q)ⱼᵢ), the scalar sums
+            for l in range(NL):
+                Pv[(i * d + j) * NL + l] = 0.5 * ((FPF[(i * d + j) * NL + l] + q[i * d + j])
+                                                  + (FPF[(j * d + i) * NL + l] + q[j * d + i]))
+
+
+cdef inline void _kf_pos3_soa "xb_kf_pos3_soa"(const double* xv, const double* Pv,
+                                              const double* yv, const double* Rv, int d,
+                                              double* xo, double* Po, double* nis,
+                                              double* ll, signed char* ok) noexcept nogil:
+    """_joseph_pos3 on the NL lanes of a block: xv (d·NL), Pv (d·d·NL), y (3·NL), R (9·NL)
+    → xo, Po, nis, ll (NL) (meaningful where ok) and ok[l] = 1 where the Cholesky factor
+    of S exists (the scalar routine's test), else 0. Call with a literal d."""
+    cdef double S[9 * NL]
+    cdef double L0[NL]
+    cdef double L3[NL]
+    cdef double L4[NL]
+    cdef double L6[NL]
+    cdef double L7[NL]
+    cdef double L8[NL]
+    cdef double c4[NL]
+    cdef double c8[NL]
+    cdef double K0[9 * NL]
+    cdef double K1[9 * NL]
+    cdef double K2[9 * NL]
+    cdef double R0[9 * NL]
+    cdef double R1[9 * NL]
+    cdef double R2[9 * NL]
+    cdef double Tr[9 * NL]
+    cdef double U[81 * NL]
+    cdef int i, j, l, e
+    cdef double s, w0, w1, w2, k0, k1, k2
+    for i in range(3):                           # S = P[:3, :3] + R, symmetrised
+        for j in range(3):
+            for l in range(NL):
+                S[(i * 3 + j) * NL + l] = Pv[(i * d + j) * NL + l] + Rv[(i * 3 + j) * NL + l]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            for l in range(NL):
+                s = 0.5 * (S[(i * 3 + j) * NL + l] + S[(j * 3 + i) * NL + l])
+                S[(i * 3 + j) * NL + l] = s
+                S[(j * 3 + i) * NL + l] = s
+    for l in range(NL):                          # 3×3 Cholesky (NaN where not SPD)
+        L0[l] = sqrt(S[l])
+        L3[l] = S[3 * NL + l] / L0[l]
+        L6[l] = S[6 * NL + l] / L0[l]
+        c4[l] = S[4 * NL + l] - L3[l] * L3[l]
+        L4[l] = sqrt(c4[l])
+        L7[l] = (S[7 * NL + l] - L6[l] * L3[l]) / L4[l]
+        c8[l] = (S[8 * NL + l] - L6[l] * L6[l]) - L7[l] * L7[l]
+        L8[l] = sqrt(c8[l])
+    for l in range(NL):                          # w = S⁻¹ y (_chol3_solve), NIS = yᵀ w
+        w0 = yv[l] / L0[l]
+        w1 = (yv[NL + l] - L3[l] * w0) / L4[l]
+        w2 = ((yv[2 * NL + l] - L6[l] * w0) - L7[l] * w1) / L8[l]
+        w2 = w2 / L8[l]
+        w1 = (w1 - L7[l] * w2) / L4[l]
+        w0 = ((w0 - L3[l] * w1) - L6[l] * w2) / L0[l]
+        nis[l] = ((0.0 + yv[l] * w0) + yv[NL + l] * w1) + yv[2 * NL + l] * w2
+    for l in range(NL):                          # log det S = 2 Σ log Lᵢᵢ (not vectorised)
+        ok[l] = (S[l] > 0.0) & (c4[l] > 0.0) & (c8[l] > 0.0)
+        if ok[l]:
+            s = 0.0
+            s += log(L0[l])
+            s += log(L4[l])
+            s += log(L8[l])
+            ll[l] = -0.5 * (nis[l] + 2.0 * s + 3 * LOG_2PI)
+    for i in range(d):                           # K = P Hᵀ S⁻¹ row by row; x + K y; K R
+        for l in range(NL):
+            k0 = Pv[(i * d) * NL + l] / L0[l]
+            k1 = (Pv[(i * d + 1) * NL + l] - L3[l] * k0) / L4[l]
+            k2 = ((Pv[(i * d + 2) * NL + l] - L6[l] * k0) - L7[l] * k1) / L8[l]
+            k2 = k2 / L8[l]
+            k1 = (k1 - L7[l] * k2) / L4[l]
+            k0 = ((k0 - L3[l] * k1) - L6[l] * k2) / L0[l]
+            K0[i * NL + l] = k0
+            K1[i * NL + l] = k1
+            K2[i * NL + l] = k2
+            xo[i * NL + l] = xv[i * NL + l] + (((0.0 + k0 * yv[l]) + k1 * yv[NL + l])
+                                               + k2 * yv[2 * NL + l])
+            R0[i * NL + l] = ((0.0 + k0 * Rv[l]) + k1 * Rv[3 * NL + l]) + k2 * Rv[6 * NL + l]
+            R1[i * NL + l] = ((0.0 + k0 * Rv[NL + l]) + k1 * Rv[4 * NL + l]) \
+                + k2 * Rv[7 * NL + l]
+            R2[i * NL + l] = ((0.0 + k0 * Rv[2 * NL + l]) + k1 * Rv[5 * NL + l]) \
+                + k2 * Rv[8 * NL + l]
+    for i in range(d):                           # row i of T = P − K P[:3, :], then
+        for j in range(d):                       # row i of U = T (I − KH)ᵀ + K R Kᵀ
+            for l in range(NL):
+                e = (i * d + j) * NL + l
+                Tr[j * NL + l] = ((Pv[e] - K0[i * NL + l] * Pv[j * NL + l])
+                                  - K1[i * NL + l] * Pv[(d + j) * NL + l]) \
+                    - K2[i * NL + l] * Pv[(2 * d + j) * NL + l]
+        for j in range(d):
+            for l in range(NL):
+                U[(i * d + j) * NL + l] = (((Tr[j * NL + l]
+                                             + (R0[i * NL + l] * K0[j * NL + l]
+                                                - Tr[l] * K0[j * NL + l]))
+                                            + (R1[i * NL + l] * K1[j * NL + l]
+                                               - Tr[NL + l] * K1[j * NL + l]))
+                                           + (R2[i * NL + l] * K2[j * NL + l]
+                                              - Tr[2 * NL + l] * K2[j * NL + l]))
+    for i in range(d):                           # P = ½(U + Uᵀ) off the diagonal
+        for j in range(d):
+            for l in range(NL):
+                Po[(i * d + j) * NL + l] = 0.5 * (U[(i * d + j) * NL + l]
+                                                  + U[(j * d + i) * NL + l])
+        for l in range(NL):
+            Po[(i * d + i) * NL + l] = U[(i * d + i) * NL + l]
+
+
+cdef inline void _kf_pos3_block "xb_kf_pos3_block"(double* x, double* P, const double* z,
+                                                  const double* R, int d, int k,
+                                                  const double* phi, const double* q,
+                                                  double* nis, double* loglik,
+                                                  signed char* status) noexcept nogil:
+    """NL consecutive tracks (x (NL, d), P (NL, d, d), z (NL, 3), R (NL, 3, 3)): the
+    prediction through F = Φ ⊗ I₃ (k = 2 or 3; none for k = 0) then the position update,
+    as _kf_kron_predict1 then _kf_update_sel_rows with H = [I₃ 0], to the bit. Call with
+    literal d and k."""
+    cdef double xv[9 * NL]
+    cdef double Pv[81 * NL]
+    cdef double zv[3 * NL]
+    cdef double yv[3 * NL]
+    cdef double Rv[9 * NL]
+    cdef double xo[9 * NL]
+    cdef double Po[81 * NL]
+    cdef double nv[NL]
+    cdef double lv[NL]
+    cdef signed char ok[NL]
+    cdef signed char fin[NL]
+    cdef int e, l, dd = d * d
+    _soa_in(x, d, d, xv)                         # transpose the block in
+    _soa_in(P, dd, dd, Pv)
+    _soa_in(z, 3, 3, zv)
+    _soa_in(R, 9, 9, Rv)
+    for l in range(NL):
+        fin[l] = 1
+        for e in range(3):
+            if not isfinite(zv[e * NL + l]):
+                fin[l] = 0
+        for e in range(9):
+            if not isfinite(Rv[e * NL + l]):
+                fin[l] = 0
+    if k:
+        _kf_kron_soa(xv, Pv, k, phi, q)
+    for e in range(3 * NL):                      # y = z − x[:3]
+        yv[e] = zv[e] - xv[e]
+    _kf_pos3_soa(xv, Pv, yv, Rv, d, xo, Po, nv, lv, ok)
+    for l in range(NL):                          # outcome
+        if fin[l] and ok[l]:
+            status[l] = UPDATED
+            nis[l] = nv[l]
+            loglik[l] = lv[l]
+            continue
+        status[l] = SKIP_SINGULAR if fin[l] else SKIP_NONFINITE
+        nis[l] = NAN
+        loglik[l] = NAN
+        for e in range(d):                       # the lane's state as it was (predicted
+            xo[e * NL + l] = xv[e * NL + l]      # when k ≠ 0), not updated
+        for e in range(dd):
+            Po[e * NL + l] = Pv[e * NL + l]
+    _soa_out(xo, d, x, d)                        # transpose out
+    _soa_out(Po, dd, P, dd)
+
+
+cdef void _kf_kron_rows(double* x, double* P, Py_ssize_t n, int k, const double* phi,
+                        const double* q) noexcept nogil:
+    """_kf_kron_predict1 of every track in place (F = Φ ⊗ I₃, k = 2 or 3). One track at a
+    time: on its own the prediction is too short for the blocks' transposes to pay."""
+    cdef Py_ssize_t t
+    if k == 2:
+        for t in range(n):
+            _kf_kron_predict1(x + t * 6, P + t * 36, 2, phi, q, x + t * 6, P + t * 36)
+    else:
+        for t in range(n):
+            _kf_kron_predict1(x + t * 9, P + t * 81, 3, phi, q, x + t * 9, P + t * 81)
+
+
+cdef void _kf_pos3_rows(double* x, double* P, const double* z, const double* R,
+                        Py_ssize_t n, int d, int k, const double* phi, const double* q,
+                        double* nis, double* loglik, signed char* status) noexcept nogil:
+    """The position update (H = [I₃ 0], m = 3, d = 6, 7 or 9) of every track, preceded when
+    k ≠ 0 by the prediction through F = Φ ⊗ I₃ (d = 3k): blocks of NL tracks predicted
+    and updated together (_kf_pos3_block), the remaining tracks by the scalar routines."""
+    cdef Py_ssize_t t = 0, nb = n - n % NL
+    if d == 6 and k == 2:
+        while t < nb:
+            _kf_pos3_block(x + t * 6, P + t * 36, z + t * 3, R + t * 9, 6, 2, phi, q,
+                           nis + t, loglik + t, status + t)
+            t += NL
+    elif d == 6:
+        while t < nb:
+            _kf_pos3_block(x + t * 6, P + t * 36, z + t * 3, R + t * 9, 6, 0, phi, q,
+                           nis + t, loglik + t, status + t)
+            t += NL
+    elif d == 7:
+        while t < nb:
+            _kf_pos3_block(x + t * 7, P + t * 49, z + t * 3, R + t * 9, 7, 0, phi, q,
+                           nis + t, loglik + t, status + t)
+            t += NL
+    elif d == 9 and k == 3:
+        while t < nb:
+            _kf_pos3_block(x + t * 9, P + t * 81, z + t * 3, R + t * 9, 9, 3, phi, q,
+                           nis + t, loglik + t, status + t)
+            t += NL
+    else:
+        while t < nb:
+            _kf_pos3_block(x + t * 9, P + t * 81, z + t * 3, R + t * 9, 9, 0, phi, q,
+                           nis + t, loglik + t, status + t)
+            t += NL
+    if t == n:
+        return
+    if k:
+        _kf_kron_rows(x + t * d, P + t * d * d, n - t, k, phi, q)
+    if d == 6:
+        _kf_update_sel_rows(x + t * 6, P + t * 36, z + t * 3, R + t * 9, n - t, 6, 3,
+                            XB_LEAD, nis + t, loglik + t, status + t)
+    elif d == 7:
+        _kf_update_sel_rows(x + t * 7, P + t * 49, z + t * 3, R + t * 9, n - t, 7, 3,
+                            XB_LEAD, nis + t, loglik + t, status + t)
+    else:
+        _kf_update_sel_rows(x + t * 9, P + t * 81, z + t * 3, R + t * 9, n - t, 9, 3,
+                            XB_LEAD, nis + t, loglik + t, status + t)
+
+
 cdef void _kf_update_p(double* x, double* P, const double* z, const double* H,
                        const double* R, Py_ssize_t n, int d, int m, double* nis,
                        double* loglik, signed char* status) noexcept nogil:
@@ -498,7 +872,10 @@ cdef void _kf_update_p(double* x, double* P, const double* z, const double* H,
             if sel[i] != i:
                 lead = 0
         # compile-time sizes for position (m = 3) measurements of CV 6 / CT 7 / CA 9 states
-        if lead and m == 3 and d == 6:
+        # (in blocks of NL tracks in AVX builds: _kf_pos3_rows)
+        if XB_SOA and lead and m == 3 and (d == 6 or d == 7 or d == 9):
+            _kf_pos3_rows(x, P, z, R, n, d, 0, NULL, NULL, nis, loglik, status)
+        elif lead and m == 3 and d == 6:
             _kf_update_sel_rows(x, P, z, R, n, 6, 3, XB_LEAD, nis, loglik, status)
         elif lead and m == 3 and d == 7:
             _kf_update_sel_rows(x, P, z, R, n, 7, 3, XB_LEAD, nis, loglik, status)
@@ -558,6 +935,14 @@ cdef void _kf_step_chunks(double* x, double* P, const double* F, const double* Q
     large batch streams through memory once instead of twice (each track's arithmetic is
     that of the two calls: the same bits)."""
     cdef Py_ssize_t t = 0, c
+    cdef int k
+    cdef int sel[MAXM]
+    cdef double phi[9]
+    # kinematic F = Φ ⊗ I₃ with a position measurement: both in blocks of NL tracks
+    k = _kf_kron_phi(F, d, phi) if XB_SOA and m == 3 else 0
+    if k and _selection(H, m, d, sel) and sel[0] == 0 and sel[1] == 1 and sel[2] == 2:
+        _kf_pos3_rows(x, P, z, R, n, d, k, phi, Q, nis, loglik, status)
+        return
     while t < n:
         c = n - t if n - t < _KF_STEP_CHUNK else _KF_STEP_CHUNK
         _kf_predict_p(x + t * d, P + t * d * d, c, d, F, Q)

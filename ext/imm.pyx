@@ -28,7 +28,10 @@ cdef void _imm_update_sel(double* x, double* P, const long long[::1] dims,
     pos3 = m == 3 and sl[0] == 0 and sl[1] == 1 and sl[2] == 2
     for j in range(r):
         dj = <int>dims[j]
-        if pos3 and dj == 6:
+        if XB_SOA and pos3 and (dj == 6 or dj == 7 or dj == 9):     # blocks of NL
+            _kf_pos3_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, dj, 0, NULL, NULL,
+                          &nis[j, 0], &loglik[j, 0], &status[j, 0])
+        elif pos3 and dj == 6:
             _kf_update_sel_rows(x + xo, P + po, &z[0, 0], &R[0, 0, 0], n, 6, 3, XB_LEAD,
                                 &nis[j, 0], &loglik[j, 0], &status[j, 0])
         elif pos3 and dj == 7:

@@ -33,7 +33,7 @@ def test_isa_selection(monkeypatch):
     assert _kernels.isa() == "avx2"
     want = "xband._ext.flyout_avx2" if _variant("flyout_avx2") else "xband._ext.flyout"
     assert _kernels._load_compiled("flyout").__name__ == want
-    assert _kernels._load_compiled("kalman").__name__ == "xband._ext.kalman"  # no variant
+    assert _kernels._load_compiled("cluster").__name__ == "xband._ext.cluster"  # no variant
 
 
 @pytest.mark.parametrize("law,order,tau,integ,man,grav,g_every", [
