@@ -148,9 +148,11 @@ def stage_calls(chain, cube, pt):
                 np.copyto(inp, x[j0:j1])
                 plan.execute()
 
+        wplan = chain._block_weights()          # rdmap.BlockWeights, as the chain
+
         def weight():
-            for j0, j1, inp, plan, spec, ws, rev, wbuf, inv in segs:
-                rd.weight_block(spec, chain._Hd, chain._taps, chain._w32[ws], rev, wbuf)
+            for k in range(len(segs)):
+                wplan.run(k)
 
         def ifft():
             for seg in segs:
@@ -320,6 +322,8 @@ def compare(before_dir: str, repeat: int = 60, planner_before: str | None = None
     if not hasattr(old["pulse"], "gate_dft_channels"):      # a build before round 4: the
         print("before: pulse has no gate_dft_channels (older build): current pulse used")
         old["pulse"] = now["pulse"]                         # chain needs the new function
+    if not hasattr(old["rdmap"], "BlockWeights"):           # an older build: its
+        old["rdmap"] = _with_block_weights(old["rdmap"])    # weight_block once per block
     print("before:", {s: getattr(m, "__file__", "?") for s, m in old.items()},
           f"FFT plans: {planner_before or 'default'}")
     print("after: ", {s: m.__name__ for s, m in now.items()}, f"(XBAND_ISA: {_kernels.isa()})")
@@ -358,6 +362,29 @@ def compare(before_dir: str, repeat: int = 60, planner_before: str | None = None
         print(f"{case}: before {b.min():.2f} / {np.median(b):.2f} ms, after {a.min():.2f} / "
               f"{np.median(a):.2f} ms CPU (best / median of {repeat}): ×{b.min() / a.min():.2f}"
               f" / ×{np.median(b) / np.median(a):.2f}; outputs {diff}")
+
+
+def _with_block_weights(mod):
+    """A stand-in for an older ``rdmap`` build without ``BlockWeights``: the
+    module's own functions, and ``BlockWeights`` calling its ``weight_block`` per block
+    (as the chain did then, memoryviews made per call)."""
+    import types
+
+    class BlockWeights:
+        def __init__(self, F, H, taps, w, reverse, out):
+            self._args = [(f, H, taps, ww, r, o) for f, ww, r, o in zip(F, w, reverse, out)]
+
+        def __len__(self):
+            return len(self._args)
+
+        def run(self, k):
+            mod.weight_block(*self._args[k])
+
+    shim = types.ModuleType(mod.__name__)
+    shim.__dict__.update({k: v for k, v in vars(mod).items() if not k.startswith("__")})
+    shim.__file__ = getattr(mod, "__file__", "?")
+    shim.BlockWeights = BlockWeights
+    return shim
 
 
 def _timed_process(mod):

@@ -129,6 +129,7 @@ class DetectionChain:
         self._w32 = self.dop.real_weights.astype(np.float32)
         self._clu = self._peak_bufs = self._sub = self._gd_work = None
         self._fwd_on_cube = False
+        self._wplan = None                  # (rdmap module, its BlockWeights): _rows
         self._hc = np.conj(self.comp.h).astype(np.complex128)
         self._taps = np.ascontiguousarray(MTI_TAPS[config.mti_order], dtype=np.float64)
         if P > 4096 or L > 16384:
@@ -162,10 +163,11 @@ class DetectionChain:
         Per block of a few pulses (``fft.BLOCK_SAMPLES``), in cache (pyFFTW): range FFT →
         (MTI across pulses, which commutes with the range filter) → one pass multiplying
         the Nd kept bins by the matched filter H[k] and the Doppler window with its
-        fftshift sign w[p] (``rdmap.weight_block``) → range IFFT straight into the block's
-        map rows, pulses reversed modulo M (zero rows pad to M); then the backward FFT
-        along the columns, which over reversed pulses is the forward Doppler FFT. No
-        cube-sized temporary: a block's spectra stay in cache and the map is written once.
+        fftshift sign w[p] (``rdmap.weight_block``, planned once per segment as
+        ``rdmap.BlockWeights``) → range IFFT straight into the block's map rows, pulses
+        reversed modulo M (zero rows pad to M); then the backward FFT along the columns,
+        which over reversed pulses is the forward Doppler FFT. No cube-sized temporary:
+        a block's spectra stay in cache and the map is written once.
         Bit-identical to the whole-cube path (the same FFTW codelets per row and column).
         ``full=False`` (the chain's own call) transforms only columns [col_lo, col_hi),
         the gates the detector reads; the others stay range-compressed, not
@@ -197,28 +199,39 @@ class DetectionChain:
         blk = self._blk
         if self.n_mti < self.M:                     # the padding rows 1 … M − n_mti
             self._rd.out_full[blk.pad_rows] = 0
-        weight = _kernels.get("rdmap").weight_block
-        Hd, taps, w = self._Hd, self._taps, self._w32
+        weight = self._block_weights().run
         if self._reads_in_place(x):
             # the forward plans read the cube's rows where they are (same plan, same
             # codelets: the same bits; out of place, so the cube is not changed): no copy.
             # They keep a reference to this cube until the next call re-points them.
             self._fwd_on_cube = True
-            for j0, j1, inp, fwd, spec, ws, rev, wbuf, inv in blk.segments:
+            for k, (j0, j1, inp, fwd, spec, ws, rev, wbuf, inv) in enumerate(blk.segments):
                 fwd.update_arrays(x[j0:j1], spec)
                 fwd.execute()
-                weight(spec, Hd, taps, w[ws], rev, wbuf)
+                weight(k)
                 inv.execute()
             return
         if self._fwd_on_cube:                       # back to the plans' own input buffer
             for j0, j1, inp, fwd, spec, *_ in blk.segments:
                 fwd.update_arrays(inp, spec)
             self._fwd_on_cube = False
-        for j0, j1, inp, fwd, spec, ws, rev, wbuf, inv in blk.segments:
+        for k, (j0, j1, inp, fwd, spec, ws, rev, wbuf, inv) in enumerate(blk.segments):
             np.copyto(inp, x[j0:j1])
             fwd.execute()
-            weight(spec, Hd, taps, w[ws], rev, wbuf)
+            weight(k)
             inv.execute()
+
+    def _block_weights(self):
+        """``rdmap.BlockWeights`` of the block-wise map's segments (their spectra, window
+        slices, row orders and weighted-row buffers with the filter and the canceller),
+        made once per kernel module in use (``weight_block`` per segment, the same bits)."""
+        rd = _kernels.get("rdmap")
+        if self._wplan is None or self._wplan[0] is not rd:
+            segs = self._blk.segments
+            self._wplan = (rd, rd.BlockWeights(
+                [s[4] for s in segs], self._Hd, self._taps, [self._w32[s[5]] for s in segs],
+                [s[6] for s in segs], [s[7] for s in segs]))
+        return self._wplan[1]
 
     def _reads_in_place(self, x) -> bool:
         """Whether the forward plans can read the sum channel ``x`` in place: complex64,

@@ -16,6 +16,10 @@ of the map; then the Doppler FFT along the columns it needs and ``square_law_col
   with k(j) = j for j < Nd/2, j + Ns − Nd otherwise (the Nd lowest frequencies) and
   i' = nb − 1 − i if ``reverse`` else i. Per pulse this is exactly
   xband.reference.pulse.spectrum_weight (same float32 operations), block by block.
+* ``BlockWeights(F, H, taps, w, reverse, out)``: ``weight_block`` planned for a fixed list
+  of blocks (lists F, w, reverse, out; H and taps shared); ``run(k)`` is
+  ``weight_block(F[k], H, taps, w[k], reverse[k], out[k])`` (the compiled class keeps raw
+  pointers to the buffers, so a call does not convert six arrays to memoryviews).
 * ``square_law_cols(X, c_lo, c_hi, out)``: out[:, c] = |X[:, c]|² (float32) for
   c_lo ≤ c < c_hi, the other columns untouched (the chain squares each block of columns
   right after its Doppler FFT, while it is in cache); X may be wider than out (padded
@@ -39,6 +43,31 @@ def weight_block(F, H, taps, w, reverse, out):
         y = y.astype(np.complex64)
     res = y * (w[:nb, None] * H[None, :])
     out[...] = res[::-1] if reverse else res
+
+
+class BlockWeights:
+    def __init__(self, F, H, taps, w, reverse, out):
+        n = len(F)
+        if not (len(w) == len(reverse) == len(out) == n) or len(taps) < 1:
+            raise ValueError(f"BlockWeights: {n} spectra, {len(w)} windows, "
+                             f"{len(reverse)} orders, {len(out)} outputs, {len(taps)} taps")
+        for k in range(n):
+            if F[k].shape[1] != F[0].shape[1] or out[k].shape[1] != H.shape[0] \
+                    or H.shape[0] > F[k].shape[1] \
+                    or F[k].shape[0] != out[k].shape[0] + len(taps) - 1 \
+                    or w[k].shape[0] < out[k].shape[0]:
+                raise ValueError(f"BlockWeights: block {k}: bad shapes")
+        self._blocks = list(zip(F, w, reverse, out))
+        self._H, self._taps = H, taps
+
+    def __len__(self):
+        return len(self._blocks)
+
+    def run(self, k):
+        if not 0 <= k < len(self._blocks):
+            raise IndexError(f"BlockWeights.run: block {k} of {len(self._blocks)}")
+        F, w, reverse, out = self._blocks[k]
+        weight_block(F, self._H, self._taps, w, reverse, out)
 
 
 def square_law_cols(X, c_lo, c_hi, out):
