@@ -48,7 +48,8 @@ extensions = [_extension(pyx) for pyx in sorted((HERE / "ext").glob("*.pyx"))
 # (benches/bench_guide.py --isa).
 # Extra flags of a variant: -funroll-loops for the four-track blocks of kalman/imm (their
 # ≤ 12-long lane loops; no change to the arithmetic, measured ≈ 8 % faster).
-ISA_EXTRA = {"kalman": ("-funroll-loops",), "imm": ("-funroll-loops",)}
+ISA_EXTRA = {"kalman": ("-funroll-loops",), "imm": ("-funroll-loops",),
+             "scan": ("-funroll-loops",)}
 if platform.machine().lower() in ("x86_64", "amd64"):
     extensions += [_extension(pyx, ("-mavx2",) + ISA_EXTRA.get(pyx.stem.removesuffix("_avx2"), ()))
                    for pyx in sorted((HERE / "ext" / "isa").glob("*_avx2.pyx"))

@@ -5,8 +5,9 @@ on the numpy twins of the kernels; the equations are those of xband.track.tracke
 
 The scan reuses the per-track routines of ext/kalman.pyx and ext/imm.pyx (their cdef
 cores are included): `_imm_mix_predict` (IMM interaction and model-matched prediction;
-with one model and Π = [[1]] it is the plain prediction), `_imm_combine` (the combined
-estimate the gate and the track management use), `_gate_pair` (the χ² gate of one pair,
+with one model and Π = [[1]] it is the plain prediction), `_imm_combine`'s arithmetic
+(`_combine1` here, per track: the combined estimate the gate, the track management and
+the output use, formed only as far as each needs it), `_gate_pair` (the χ² gate of one pair,
 the arithmetic of `sph_gate`), `_select`/`_sph_measure`/`_gather` and `_sph_joseph`
 (the spherical EKF update of `ekf_update_sph`: `_joseph`'s arithmetic without the products
 by the Jacobian's zero columns), and the sparse optimal assignment of
@@ -39,6 +40,14 @@ cimport cython
 
 
 cdef enum:
+    # a detection of the gate's grid, packed in the grid's order: z (4), the diagonal of
+    # R (4), its gate γ, and 1.0 when all four components are usable (else 0.0)
+    GPK = 10
+
+cdef double NIS_BOUND_SLACK = 1e-6   # relative: far above the rounding of either NIS
+
+
+cdef enum:
     # counts[...] written by scan_step
     C_REJECTED = 0
     C_UPDATES = 1
@@ -67,15 +76,14 @@ cdef class GnnScan:
     cdef const double[::1] init_var
     cdef const double[::1] gates
     cdef int r, D, sumd, sumdd, confirm_m, confirm_n, delete_misses
+    # inv[j * MAXD + c]: model j's component at combined component c, or −1
+    cdef int inv[MAXR * MAXD]
     cdef long long window
     cdef double delete_sigma, init_speed_var
     # numpy scratch (grown with the GIL held, before the nogil body)
     cdef object _np
     cdef double[:, ::1] xcur
     cdef double[:, :, ::1] Pcur
-    cdef double[::1] tx
-    cdef double[::1] tP
-    cdef double[:, ::1] tmu
     cdef long long[::1] dsel
     cdef long long[::1] dm
     cdef double[::1] dgate
@@ -97,6 +105,8 @@ cdef class GnnScan:
     cdef Py_ssize_t* ccell
     cdef Py_ssize_t* cstart
     cdef Py_ssize_t* citems
+    cdef double* gpk
+    cdef Py_ssize_t cap_gpk
     cdef Py_ssize_t cap_cols, cap_cost, cap_work, cap_iwork, cap_rows, cap_r2c, cap_cand
     cdef Py_ssize_t cap_ccell, cap_cstart, cap_citems
 
@@ -111,6 +121,8 @@ cdef class GnnScan:
         self.ccell = NULL
         self.cstart = NULL
         self.citems = NULL
+        self.gpk = NULL
+        self.cap_gpk = 0
         self.cap_cols = self.cap_cost = self.cap_work = self.cap_iwork = 0
         self.cap_rows = self.cap_r2c = self.cap_cand = 0
         self.cap_ccell = self.cap_cstart = self.cap_citems = 0
@@ -126,6 +138,7 @@ cdef class GnnScan:
         free(self.ccell)
         free(self.cstart)
         free(self.citems)
+        free(self.gpk)
 
     def __init__(self, dims, maps, Pi, kinds, pos, mu0, init_var, gates, long long confirm_m,
                  long long confirm_n, long long delete_misses, double delete_sigma,
@@ -170,6 +183,11 @@ cdef class GnnScan:
         if self.init_var.shape[0] != self.sumd or self.gates.shape[0] != 5 \
                 or self.mu0.shape[0] != self.r:
             raise ValueError("GnnScan: init_var (Σ d_j,), gates (5,) and mu0 (r,) expected")
+        for j in range(self.r):
+            for c in range(MAXD):
+                self.inv[j * MAXD + c] = -1
+            for c in range(dims_a[j]):
+                self.inv[j * MAXD + pos_a[j, c]] = c
         self.confirm_m = <int>confirm_m
         self.confirm_n = <int>confirm_n
         self.window = (<long long>1 << confirm_n) - 1
@@ -198,6 +216,7 @@ cdef class GnnScan:
                 and _grow_p(<void**>&self.cstart, &self.cap_cstart,
                             k + 2 * <Py_ssize_t>(k ** 0.5) + 2, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.citems, &self.cap_citems, k + 1, sizeof(Py_ssize_t))
+                and _grow_p(<void**>&self.gpk, &self.cap_gpk, GPK * (k + 1), sizeof(double))
                 and _grow_p(<void**>&self.cols, &self.cap_cols, pairs, sizeof(Py_ssize_t))
                 and _grow_p(<void**>&self.cost, &self.cap_cost, pairs, sizeof(double))
                 and _grow_p(<void**>&self.work, &self.cap_work, nw, sizeof(double))
@@ -222,9 +241,6 @@ cdef class GnnScan:
             self.cap_n = n
         if k > self.cap_k:
             k = max(k, 2 * self.cap_k)
-            self.tx = np.empty(k * self.sumd)
-            self.tP = np.empty(k * self.sumdd)
-            self.tmu = np.empty((k, self.r))
             self.dsel = np.empty(4 * k, np.int64)
             self.dm = np.empty(k, np.int64)
             self.dgate = np.empty(k)
@@ -317,9 +333,42 @@ cdef inline void _sort_row(GnnScan s, Py_ssize_t a, Py_ssize_t b) noexcept nogil
         gap //= 3
 
 
+cdef inline void _solve_rows(const double* L, const double* B, double* X, int d,
+                             int m) noexcept nogil:
+    """X (d×m) = B S⁻¹ for S = L Lᵀ (m×m): chol_solve of every row of B, each row's
+    forward and back substitution in chol_solve's order (so the same values), the d
+    rows advanced together (column-major scratch) so their divisions overlap instead of
+    forming one chain of 2·m·d dependent divisions."""
+    cdef double Xt[MAXM * MAXD]
+    cdef int a, k, i
+    cdef double v
+    for a in range(m):
+        for i in range(d):
+            Xt[a * d + i] = B[i * m + a]
+    for a in range(m):                           # L z = b
+        for k in range(a):
+            v = L[a * m + k]
+            for i in range(d):
+                Xt[a * d + i] -= v * Xt[k * d + i]
+        v = L[a * m + a]
+        for i in range(d):
+            Xt[a * d + i] = Xt[a * d + i] / v
+    for a in range(m - 1, -1, -1):               # Lᵀ x = z
+        for k in range(a + 1, m):
+            v = L[k * m + a]
+            for i in range(d):
+                Xt[a * d + i] -= v * Xt[k * d + i]
+        v = L[a * m + a]
+        for i in range(d):
+            Xt[a * d + i] = Xt[a * d + i] / v
+    for i in range(d):
+        for a in range(m):
+            X[i * m + a] = Xt[a * d + i]
+
+
 cdef inline int _sph_joseph(double* x, double* P, const double* y, const double* H,
                             const double* R, int d, int m, double* nis,
-                            double* loglik) noexcept nogil:
+                            double* loglik, int h0, int h1, int h2, int h3) noexcept nogil:
     """kalman's `_joseph` for a Jacobian H (m×d) that is zero beyond the first six
     columns (position and velocity: the spherical measurement of every motion model),
     with the products by those zero columns left out: P Hᵀ and H P Hᵀ over six columns,
@@ -327,7 +376,10 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
     products plus the identity's one term. Every remaining product and sum is the one
     `_joseph` forms, in its order (the left-out terms are exact zeros), so x, P, NIS and
     the log-likelihood are `_joseph`'s to the bit (only the sign of an exact-zero result
-    could differ)."""
+    could differ). h0..h3: H's row a is zero beyond its first h_a columns (6 for any
+    row; with all four components measured, range and elevation depend on the position
+    only (3) and azimuth on x, y (2)): P Hᵀ, H P Hᵀ and K H leave those zeros out too, each
+    sum still taken in `_joseph`'s order."""
     cdef double PHt[MAXD * MAXM]
     cdef double S[MAXM * MAXM]
     cdef double L[MAXM * MAXM]
@@ -337,20 +389,20 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
     cdef double KR[MAXD * MAXM]
     cdef double U[MAXD * MAXD]
     cdef double w[MAXM]
-    cdef double row[MAXM]
+    cdef int hn[4]
     cdef int i, j, l, a
     cdef double s, v
-    for i in range(d):                          # P Hᵀ (d×m), six columns of H
+    hn[0], hn[1], hn[2], hn[3] = h0, h1, h2, h3
+    for i in range(d):                          # P Hᵀ (d×m), H's non-zero columns
         for a in range(m):
-            PHt[i * m + a] = 0.0
-        for l in range(6):
-            v = P[i * d + l]
-            for a in range(m):
-                PHt[i * m + a] += v * H[a * d + l]
+            s = 0.0
+            for l in range(hn[a]):
+                s += P[i * d + l] * H[a * d + l]
+            PHt[i * m + a] = s
     for a in range(m):                          # S = H P Hᵀ + R
         for j in range(m):
             S[a * m + j] = 0.0
-        for l in range(6):
+        for l in range(hn[a]):
             v = H[a * d + l]
             for j in range(m):
                 S[a * m + j] += v * PHt[l * m + j]
@@ -370,12 +422,7 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
     for i in range(m):
         s += log(L[i * m + i])
     loglik[0] = -0.5 * (nis[0] + 2.0 * s + m * LOG_2PI)
-    for i in range(d):                          # K = P Hᵀ S⁻¹, row by row
-        for j in range(m):
-            row[j] = PHt[i * m + j]
-        chol_solve(L, row, m)
-        for j in range(m):
-            K[i * m + j] = row[j]
+    _solve_rows(L, PHt, K, d, m)                # K = P Hᵀ S⁻¹
     for i in range(d):                          # x ← x + K y
         s = 0.0
         for j in range(m):
@@ -386,7 +433,7 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
             A[i * 6 + l] = 0.0
         for a in range(m):
             v = K[i * m + a]
-            for l in range(6):
+            for l in range(hn[a]):
                 A[i * 6 + l] += v * H[a * d + l]
         for l in range(6):
             A[i * 6 + l] = -A[i * 6 + l]
@@ -434,22 +481,22 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
 cdef int _sph_joseph_d6(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
     if m == 4:                                   # every component measured: the usual case
-        return _sph_joseph(x, P, y, H, R, 6, 4, nis, ll)
-    return _sph_joseph(x, P, y, H, R, 6, m, nis, ll)
+        return _sph_joseph(x, P, y, H, R, 6, 4, nis, ll, 3, 2, 3, 6)
+    return _sph_joseph(x, P, y, H, R, 6, m, nis, ll, 6, 6, 6, 6)
 
 
 cdef int _sph_joseph_d7(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
     if m == 4:                                   # every component measured: the usual case
-        return _sph_joseph(x, P, y, H, R, 7, 4, nis, ll)
-    return _sph_joseph(x, P, y, H, R, 7, m, nis, ll)
+        return _sph_joseph(x, P, y, H, R, 7, 4, nis, ll, 3, 2, 3, 6)
+    return _sph_joseph(x, P, y, H, R, 7, m, nis, ll, 6, 6, 6, 6)
 
 
 cdef int _sph_joseph_d9(double* x, double* P, const double* y, const double* H,
                         const double* R, int m, double* nis, double* ll) noexcept nogil:
     if m == 4:                                   # every component measured: the usual case
-        return _sph_joseph(x, P, y, H, R, 9, 4, nis, ll)
-    return _sph_joseph(x, P, y, H, R, 9, m, nis, ll)
+        return _sph_joseph(x, P, y, H, R, 9, 4, nis, ll, 3, 2, 3, 6)
+    return _sph_joseph(x, P, y, H, R, 9, m, nis, ll, 6, 6, 6, 6)
 
 
 cdef inline Py_ssize_t _cell(double v, double lo, double inv_w, Py_ssize_t nc) noexcept nogil:
@@ -460,6 +507,165 @@ cdef inline Py_ssize_t _cell(double v, double lo, double inv_w, Py_ssize_t nc) n
     if f >= <double>nc:
         return nc - 1
     return <Py_ssize_t>f
+
+
+cdef void _combine1(GnnScan s, const double* x, const double* P, const Py_ssize_t* xoff,
+                    const Py_ssize_t* poff, Py_ssize_t t, const double* mu, double* xo,
+                    double* Po, int Dout) noexcept nogil:
+    """`_imm_combine` of track t alone (models at x + xoff[j] + t d_j, P + poff[j] +
+    t d_j², mode probabilities mu (r,)): the combined state into xo (D) and the leading
+    Dout×Dout block of the combined covariance into Po (row stride D). Every entry is
+    `_imm_combine`'s sum, in its order: x = Σ_j μ_j x̂_j (0 where j lacks a component),
+    P = Σ_j μ_j [P̂_j + d_j d_jᵀ] with P̂_j's entry 0.0 where j lacks either component
+    (added as the literal 0.0, as the zero-filled scatter buffer adds it), then
+    symmetrized; only the scatter buffers are not built and only the block is
+    formed (its entries do not depend on the others)."""
+    cdef int r = s.r, D = s.D, j, a, b, dj, ia, ib
+    cdef double xs[MAXD]
+    cdef double dv[MAXD]
+    cdef double Ps[MAXD * MAXD]
+    cdef double m, da, pe, v
+    cdef const double* xj
+    cdef const double* pj
+    cdef const double* prow
+    cdef const int* inv
+    # (x̂_j's entries are read through the inverse map, not scattered into a buffer
+    # first: a vector load of entries just stored one by one stalls)
+    for a in range(D):                           # x = Σ_j μ_j x̂_j
+        xs[a] = 0.0
+    for j in range(r):
+        dj = <int>s.dims[j]
+        xj = x + xoff[j] + t * dj
+        inv = &s.inv[j * MAXD]
+        m = mu[j]
+        for a in range(D):
+            ia = inv[a]
+            xs[a] += m * (xj[ia] if ia >= 0 else 0.0)
+    for a in range(Dout * D):
+        Ps[a] = 0.0
+    for j in range(r):                           # P = Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]
+        dj = <int>s.dims[j]
+        xj = x + xoff[j] + t * dj
+        pj = P + poff[j] + t * dj * dj
+        inv = &s.inv[j * MAXD]
+        m = mu[j]
+        for a in range(Dout):
+            ia = inv[a]
+            dv[a] = xj[ia] - xs[a] if ia >= 0 else -xs[a]
+        for a in range(Dout):
+            ia = inv[a]
+            da = dv[a]
+            if ia >= 0:
+                prow = pj + ia * dj
+                for b in range(Dout):
+                    ib = inv[b]
+                    pe = prow[ib] if ib >= 0 else 0.0
+                    Ps[a * D + b] += m * (pe + da * dv[b])
+            else:
+                for b in range(Dout):
+                    Ps[a * D + b] += m * (0.0 + da * dv[b])
+    for a in range(D):
+        xo[a] = xs[a]
+    for a in range(Dout):
+        for b in range(a, Dout):
+            v = 0.5 * (Ps[a * D + b] + Ps[b * D + a])
+            Po[a * D + b] = v
+            Po[b * D + a] = v
+
+
+cdef inline void _gate_hph(const double* Hf, const double* P, int D,
+                           double* HPH) noexcept nogil:
+    """H P Hᵀ (4×4) of the gate, H = Hf (4×6, `_sph_measure`'s at d = 6) and P the
+    leading 6×6 block of P (D×D): mat_mul then mat_mul_bt (their sums, in their order)
+    without the products by H's structural zeros (range and elevation rows: columns 3–5;
+    azimuth row: columns 2–5), so the same values."""
+    cdef double HP[24]
+    cdef int hn[4]
+    cdef int i, j, l
+    cdef double a, t
+    hn[0], hn[1], hn[2], hn[3] = 3, 2, 3, 6
+    for i in range(4):
+        for j in range(6):
+            HP[i * 6 + j] = 0.0
+        for l in range(hn[i]):
+            a = Hf[i * 6 + l]
+            for j in range(6):
+                HP[i * 6 + j] += a * P[l * D + j]
+    for i in range(4):
+        for j in range(4):
+            t = 0.0
+            for l in range(hn[j]):
+                t += HP[i * 6 + l] * Hf[j * 6 + l]
+            HPH[i * 4 + j] = t
+
+
+cdef bint _r_bound(GnnScan s, Py_ssize_t na, const double[:, :, ::1] R,
+                   double* rbar) noexcept nogil:
+    """A diagonal R̄ ⪰ R_k (Loewner order) for every detection k of the grid with all four
+    components usable: R̄ = ρ·diag(max_k R_k,aa) with ρ ≥ λ_max(D⁻¹ sym(R_k) D⁻¹),
+    D = diag(√max_k R_k,aa), by Gershgorin's row sums (R_k ⪯ λ_max(D⁻¹R_kD⁻¹)·D², a
+    congruence), widened by 1e-9 against rounding. False when there is no such detection
+    or a maximum variance is not positive and finite."""
+    cdef Py_ssize_t p, j
+    cdef int a, b
+    cdef double dmax[4]
+    cdef double iscale[16]
+    cdef double rho = 0.0, t
+    cdef bint any = False
+    for a in range(4):
+        dmax[a] = 0.0
+    for p in range(na):
+        j = s.citems[p]
+        if s.dm[j] != 4:
+            continue
+        any = True
+        for a in range(4):
+            if R[j, a, a] > dmax[a]:
+                dmax[a] = R[j, a, a]
+    if not any:
+        return False
+    for a in range(4):
+        if not (dmax[a] > 0.0 and isfinite(dmax[a])):
+            return False
+    for a in range(4):
+        for b in range(4):
+            iscale[a * 4 + b] = 0.5 / sqrt(dmax[a] * dmax[b])
+    for p in range(na):
+        j = s.citems[p]
+        if s.dm[j] != 4:
+            continue
+        for a in range(4):
+            t = 0.0
+            for b in range(4):
+                t += (fabs(R[j, a, b]) + fabs(R[j, b, a])) * iscale[a * 4 + b]
+            if t > rho:
+                rho = t
+    if not isfinite(rho):
+        return False
+    for a in range(4):
+        rbar[a] = rho * dmax[a] * (1.0 + 1e-9)
+    return True
+
+
+cdef inline bint _bound_factor(const double* HPH, const double* rbar, double* Lb,
+                               double* il) noexcept nogil:
+    """Cholesky factor Lb of S̄ = sym(H P Hᵀ) + R̄ (the track's innovation covariance
+    bounded above for every detection of the grid: S_k ⪯ S̄, so NIS_k = yᵀS_k⁻¹y ≥
+    yᵀS̄⁻¹y) and the reciprocals il of its diagonal; False when S̄ is not finite and
+    positive definite."""
+    cdef double Sb[16]
+    cdef int a, b
+    for a in range(4):
+        for b in range(4):
+            Sb[a * 4 + b] = 0.5 * (HPH[a * 4 + b] + HPH[b * 4 + a])
+            if not isfinite(Sb[a * 4 + b]):
+                return False
+        Sb[a * 4 + a] += rbar[a]
+    if cholesky(Sb, Lb, 4) != 0:
+        return False
+    for a in range(4):
+        il[a] = 1.0 / Lb[a * 5]
+    return True
 
 
 cdef Py_ssize_t _gate_grid(GnnScan s, Py_ssize_t n, Py_ssize_t nv,
@@ -478,21 +684,36 @@ cdef Py_ssize_t _gate_grid(GnnScan s, Py_ssize_t n, Py_ssize_t nv,
     a usable azimuth (a sum-only receiver's NaN) are tried on the range bound alone, from
     a list sorted by range. The candidates of a track are sorted by detection index so
     the pairs come out in the dense gate's order. Writes s.row_ptr, s.cols, s.cost;
-    returns the pair count, or −1 when out of memory."""
+    returns the pair count, or −1 when out of memory.
+
+    The grid's detections are packed in cell order (GPK doubles each: a track's candidates
+    are read as one stream, not gathered from z, R and the tables). A candidate with all
+    four components usable first gets _gate_pair's own per-component tests (the same
+    expressions), then a lower bound of its NIS: with S̄ = sym(H P Hᵀ) + R̄ ⪰ S_k
+    (_r_bound, _bound_factor; one Cholesky factor per track), yᵀS̄⁻¹y ≤ NIS_k, a forward
+    substitution without a factorisation; a pair whose bound exceeds γ by more than a
+    relative NIS_BOUND_SLACK (far above the rounding of either quadratic form) is outside
+    the gate for _gate_pair too. Only the rest pay _gate_pair's 4×4 factorisation, so the
+    pairs and their NIS are unchanged."""
     cdef Py_ssize_t i, j, p, q, lo, hi, m, npairs = 0, nz = 0, na = 0, nR, nA, nc, c
     cdef Py_ssize_t ir0, ir1, ia, ib, a0, a1, a2, a3, ir
     cdef long long* order = &s.order[0]
     cdef double gmax = 0.0, rmax = 0.0, amax = 0.0, half, ha, nis, ll, v
     cdef double r_lo = INFINITY, r_hi = -INFINITY, inv_r, inv_a, PI = 0.5 * TWO_PI
+    cdef double g, y0, y1, y2, y3, w0, w1, w2, w3
     cdef int a, b
+    cdef int have_rbar, bound
     cdef int sel[4]
     cdef double h[4]
     cdef double Hf[4 * MAXD]
-    cdef double HP[4 * MAXD]
     cdef double HPH[16]
-    cdef double P6[36]
+    cdef double rbar[4]
+    cdef double Lb[16]
+    cdef double il[4]
     cdef Py_ssize_t* start
     cdef Py_ssize_t* items
+    cdef double* pk
+    cdef const double* d
     # the detections: with a usable azimuth into the grid, the others into order[:nz]
     for p in range(nv):
         j = order[p]
@@ -527,10 +748,12 @@ cdef Py_ssize_t _gate_grid(GnnScan s, Py_ssize_t n, Py_ssize_t nv,
     inv_r = nR / (r_hi - r_lo) if r_hi > r_lo else 0.0
     inv_a = nA / TWO_PI
     if not (_grow_p(<void**>&s.cstart, &s.cap_cstart, nc + 1, sizeof(Py_ssize_t))
-            and _grow_p(<void**>&s.citems, &s.cap_citems, na + 1, sizeof(Py_ssize_t))):
+            and _grow_p(<void**>&s.citems, &s.cap_citems, na + 1, sizeof(Py_ssize_t))
+            and _grow_p(<void**>&s.gpk, &s.cap_gpk, GPK * (na + 1), sizeof(double))):
         return -1
     start = s.cstart
     items = s.citems
+    pk = s.gpk
     for c in range(nc + 1):
         start[c] = 0
     for p in range(na):                          # counting sort into the cells
@@ -543,19 +766,24 @@ cdef Py_ssize_t _gate_grid(GnnScan s, Py_ssize_t n, Py_ssize_t nv,
         start[c + 1] += start[c]
     for p in range(na):
         c = s.ccell[p]
-        items[start[c]] = s.cand[p]
+        j = s.cand[p]
+        q = start[c]
+        items[q] = j
+        for a in range(4):
+            pk[q * GPK + a] = z[j, a]
+            pk[q * GPK + 4 + a] = R[j, a, a]
+        pk[q * GPK + 8] = s.dgate[j]
+        pk[q * GPK + 9] = 1.0 if s.dm[j] == 4 else 0.0
         start[c] += 1
     for c in range(nc, 0, -1):
         start[c] = start[c - 1]
     start[0] = 0
+    have_rbar = -1                               # R̄: formed at the first need
     s.row_ptr[0] = 0
     for i in range(n):
         _sph_measure(&s.xcur[i, 0], 6, h, Hf)
-        for a in range(6):
-            for b in range(6):
-                P6[a * 6 + b] = s.Pcur[i, a, b]
-        mat_mul(Hf, P6, HP, 4, 6, 6)
-        mat_mul_bt(HP, Hf, HPH, 4, 6, 4)
+        _gate_hph(Hf, &s.Pcur[i, 0, 0], s.D, HPH)
+        bound = -1                               # factored at the first need
         half = sqrt(gmax * (HPH[0] + rmax)) * (1.0 + 1e-9) + 1e-9
         ha = sqrt(gmax * (HPH[5] + amax)) * (1.0 + 1e-9) + 1e-9
         if isfinite(half) and isfinite(h[0]):
@@ -611,6 +839,33 @@ cdef Py_ssize_t _gate_grid(GnnScan s, Py_ssize_t n, Py_ssize_t nv,
                 else:
                     break
                 for p in range(start[ia], start[ib + 1]):
+                    d = pk + p * GPK
+                    if d[9] != 0.0:              # all four usable: the cheap tests first
+                        g = d[8]
+                        y0 = d[0] - h[0]
+                        if y0 * y0 > g * (HPH[0] + d[4]):
+                            continue
+                        y1 = wrap_angle(d[1] - h[1])
+                        if y1 * y1 > g * (HPH[5] + d[5]):
+                            continue
+                        y2 = d[2] - h[2]
+                        if y2 * y2 > g * (HPH[10] + d[6]):
+                            continue
+                        y3 = d[3] - h[3]
+                        if y3 * y3 > g * (HPH[15] + d[7]):
+                            continue
+                        if bound < 0:
+                            if have_rbar < 0:
+                                have_rbar = _r_bound(s, na, R, rbar)
+                            bound = have_rbar and _bound_factor(HPH, rbar, Lb, il)
+                        if bound:                # yᵀS̄⁻¹y = |Lb⁻¹y|² ≤ NIS
+                            w0 = y0 * il[0]
+                            w1 = (y1 - Lb[4] * w0) * il[1]
+                            w2 = (y2 - Lb[8] * w0 - Lb[9] * w1) * il[2]
+                            w3 = (y3 - Lb[12] * w0 - Lb[13] * w1 - Lb[14] * w2) * il[3]
+                            if (w0 * w0 + w1 * w1) + (w2 * w2 + w3 * w3) \
+                                    > g * (1.0 + NIS_BOUND_SLACK):
+                                continue
                     j = items[p]
                     for a in range(4):
                         sel[a] = <int>s.dsel[4 * j + a]
@@ -636,8 +891,6 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
     cdef Py_ssize_t poff[MAXR]
     cdef Py_ssize_t xoff2[MAXR]
     cdef Py_ssize_t poff2[MAXR]
-    cdef Py_ssize_t toff[MAXR]
-    cdef Py_ssize_t tpoff[MAXR]
     cdef int sel[4]
     cdef double h[4]
     cdef double Hf[4 * MAXD]
@@ -710,8 +963,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
 
     # ---- gate on the combined estimate, the gated pairs worth taking as CSR
     npairs = 0
-    if n > 0:
-        _imm_combine(x, P, s.dims, s.pos, mu, s.xcur, s.Pcur)
+    for i in range(n):                           # (the gate reads x[:6] and P[:6, :6])
+        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 6)
     if n > 0 and nv > 0:
         if not _grow_p(<void**>&s.row_ptr, &s.cap_rows, n + 1, sizeof(Py_ssize_t)):
             return -1
@@ -763,7 +1016,7 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
             elif dj == 9:
                 st = _sph_joseph_d9(xm, pm, y, Hs, Rs, m, &nis, &ll[jm])
             else:
-                st = _sph_joseph(xm, pm, y, Hs, Rs, dj, m, &nis, &ll[jm])
+                st = _sph_joseph(xm, pm, y, Hs, Rs, dj, m, &nis, &ll[jm], 6, 6, 6, 6)
             if st > stmax:
                 stmax = st
         if stmax == UPDATED:
@@ -785,21 +1038,12 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
         else:
             counts[C_SKIPPED] += 1
 
-    # ---- the updated combined estimate (of the updated tracks; the others' is the one
-    # the gate used); confirmation and deletion
+    # ---- the updated combined position covariance (of the updated tracks; the others'
+    # is the one the gate used); confirmation and deletion. The whole combined estimate
+    # of a surviving track is formed where it is written out.
     for i in range(n):
-        if s.r2c[i] < 0:
-            continue
-        o = 0
-        c = 0
-        for jm in range(r):                      # the track's models as a packed bank of 1
-            dj = <int>s.dims[jm]
-            memcpy(&s.tx[o], x + xoff[jm] + i * dj, dj * sizeof(double))
-            memcpy(&s.tP[c], P + poff[jm] + i * dj * dj, dj * dj * sizeof(double))
-            o += dj
-            c += dj * dj
-        _imm_combine(&s.tx[0], &s.tP[0], s.dims, s.pos, mu[i:i + 1], s.xcur[i:i + 1],
-                     s.Pcur[i:i + 1])
+        if s.r2c[i] >= 0:
+            _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 3)
     kept = 0
     for i in range(n):
         hits = ((book[1, i] << 1) | s.hit[i]) & s.window
@@ -843,28 +1087,35 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
     counts[C_INITIATED] = nfree
     xoff2[0] = 0
     poff2[0] = 0
-    toff[0] = 0
-    tpoff[0] = 0
     for jm in range(1, r):
         xoff2[jm] = xoff2[jm - 1] + n2 * s.dims[jm - 1]
         poff2[jm] = poff2[jm - 1] + n2 * s.dims[jm - 1] * s.dims[jm - 1]
-        toff[jm] = toff[jm - 1] + nfree * s.dims[jm - 1]
-        tpoff[jm] = tpoff[jm - 1] + nfree * s.dims[jm - 1] * s.dims[jm - 1]
 
-    # the surviving tracks, compacted
+    # the surviving tracks, compacted: each run of consecutive survivors (they keep their
+    # order) moved with one copy per model
+    i = 0
+    while i < n:
+        if s.keep[i] < 0:
+            i += 1
+            continue
+        a = i                                    # the run [a, i)
+        while i < n and s.keep[i] >= 0:
+            i += 1
+        t = s.keep[a]
+        for jm in range(r):
+            dj = <int>s.dims[jm]
+            memcpy(xo + xoff2[jm] + t * dj, x + xoff[jm] + a * dj,
+                   (i - a) * dj * sizeof(double))
+            memcpy(Po + poff2[jm] + t * dj * dj, P + poff[jm] + a * dj * dj,
+                   (i - a) * dj * dj * sizeof(double))
     for i in range(n):
         t = s.keep[i]
         if t < 0:
             continue
         for jm in range(r):
-            dj = <int>s.dims[jm]
-            memcpy(xo + xoff2[jm] + t * dj, x + xoff[jm] + i * dj, dj * sizeof(double))
-            memcpy(Po + poff2[jm] + t * dj * dj, P + poff[jm] + i * dj * dj,
-                   dj * dj * sizeof(double))
             muo[t, jm] = mu[i, jm]
             cbo[t, jm] = cbar[i, jm]
-        memcpy(&xc[t, 0], &s.xcur[i, 0], D * sizeof(double))
-        memcpy(&Pc[t, 0, 0], &s.Pcur[i, 0, 0], D * D * sizeof(double))
+        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &xc[t, 0], &Pc[t, 0, 0], D)
 
     # the new ones: position from the measurement with its converted covariance J R Jᵀ,
     # velocity = the radial velocity vector (0 without a range rate), σ_v per axis
@@ -918,8 +1169,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
         o = 0
         for jm in range(r):
             dj = <int>s.dims[jm]
-            xm = &s.tx[toff[jm] + t * dj]
-            pm = &s.tP[tpoff[jm] + t * dj * dj]
+            xm = xo + xoff2[jm] + (kept + t) * dj
+            pm = Po + poff2[jm] + (kept + t) * dj * dj
             for a in range(dj):
                 xm[a] = x6[a] if a < 6 else 0.0
                 for b in range(dj):
@@ -927,24 +1178,17 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
                 if a >= 6:
                     pm[a * dj + a] = s.init_var[o + a]
             o += dj
-            s.tmu[t, jm] = s.mu0[jm]
         booko[0, kept + t] = next_id + t
         booko[1, kept + t] = 1
         booko[2, kept + t] = 0
         booko[3, kept + t] = 0
         booko[4, kept + t] = 0
         t += 1
-    if nfree > 0:
-        _imm_combine(&s.tx[0], &s.tP[0], s.dims, s.pos, s.tmu[:nfree], xc[kept:n2],
-                     Pc[kept:n2])
+    for t in range(kept, n2):                    # (new tracks: μ = c̄ = μ0)
         for jm in range(r):
-            dj = <int>s.dims[jm]
-            memcpy(xo + xoff2[jm] + kept * dj, &s.tx[toff[jm]], nfree * dj * sizeof(double))
-            memcpy(Po + poff2[jm] + kept * dj * dj, &s.tP[tpoff[jm]],
-                   nfree * dj * dj * sizeof(double))
-            for t in range(nfree):
-                muo[kept + t, jm] = s.mu0[jm]
-                cbo[kept + t, jm] = s.mu0[jm]
+            muo[t, jm] = s.mu0[jm]
+            cbo[t, jm] = s.mu0[jm]
+        _combine1(s, xo, Po, xoff2, poff2, t, &muo[t, 0], &xc[t, 0], &Pc[t, 0, 0], D)
     return n2
 
 

@@ -332,3 +332,95 @@ def test_bank_access_keeps_the_buffers(rng):
         tr.step(_dets(t, z), t)
         tr.tracks()
         assert tr._is_synced() and not tr._stale
+
+
+def _dets_varied_R(rng, t, z):
+    """Detections whose R differ per detection (σ scaled 0.3–3×) and are correlated (R =
+    L Lᵀ, L = diag(σ)(I + 0.5·strictly-lower noise)): the grid gate's NIS lower bound
+    (R̄ ⪰ every R_k, by Gershgorin) is then loose and not diagonal."""
+    z = np.asarray(z, float).reshape(-1, 4)
+    k = z.shape[0]
+    sig = np.array([30.0, 0.01, 0.01, 5.0]) * rng.uniform(0.3, 3.0, (k, 1))
+    L = np.eye(4) + 0.5 * np.tril(rng.normal(size=(k, 4, 4)), -1)
+    L = sig[:, :, None] * L
+    R = np.ascontiguousarray(L @ np.transpose(L, (0, 2, 1)))
+    return Detections(t=np.full(k, t), range=z[:, 0], az=z[:, 1], el=z[:, 2],
+                      range_rate=z[:, 3], snr=np.full(k, 20.0), R=R)
+
+
+@pytest.mark.parametrize("filt", ["imm", "ekf"])
+@pytest.mark.parametrize("holes", [False, True])
+def test_gate_bound_with_varied_correlated_R(rng, filt, holes):
+    """The grid gate's cheap rejections (per-component bounds, then yᵀS̄⁻¹y ≤ NIS with one
+    Cholesky factor per track) keep exactly the dense gate's pairs: with per-detection,
+    correlated R (and with detections missing components) the one-call path makes the
+    per-stage path's decisions (its gate factors every pair) and equals the twin."""
+    scans = [(t, _dets_varied_R(rng, t, z))
+             for t, z in _scene_dets(rng, 12, n=20, clutter=25, holes=holes)]
+    fast, slow = Tracker(_cfg(filt)), Tracker(_cfg(filt))
+    slow._fast = False
+    for t, dets in scans:
+        n = fast._n
+        cur = fast._bufs[fast._cur]
+        state = [cur["x"][:n * fast._sd].copy(), cur["P"][:n * fast._sdd].copy(),
+                 cur["mu"][:n].copy(), cur["cbar"][:n].copy(), cur["book"].copy()]
+        dt = t - fast.t if (fast.t is not None and n and t > fast.t) else 0.0
+        F, Q = fast._matrices(dt if dt > 0 else 1.0)
+        zz = np.ascontiguousarray(np.stack([dets.range, dets.az, dets.el, dets.range_rate], 1))
+        got = []
+        for mod in (c_scan, r_scan):
+            cap = n + zz.shape[0]
+            out = fast._new_bufs(cap)
+            xc, Pc = np.empty((cap, fast._D)), np.empty((cap, fast._D, fast._D))
+            counts = np.zeros(6, np.int64)
+            n2 = mod.scan_step(mod.GnnScan(*fast._scan.args), *[a.copy() for a in state], zz,
+                               dets.R, F, Q, dt, out["x"], out["P"], out["mu"], out["cbar"],
+                               out["book"], xc, Pc, fast._next_id, counts)
+            got.append((n2, counts, out["book"][:, :n2].copy()))
+        assert got[0][0] == got[1][0]
+        np.testing.assert_array_equal(got[0][1], got[1][1])
+        np.testing.assert_array_equal(got[0][2], got[1][2])
+        ta, tb = fast.step(dets, t), slow.step(dets, t)
+        np.testing.assert_array_equal(ta.id, tb.id)
+        np.testing.assert_array_equal(ta.confirmed, tb.confirmed)
+        np.testing.assert_allclose(ta.x, tb.x, rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(ta.P, tb.P, rtol=1e-9, atol=1e-6)
+    assert fast.stats == slow.stats
+    assert fast.stats["updates"] > 0 and fast.stats["confirmed"] > 0
+
+
+@pytest.mark.parametrize("filt", ["imm", "ekf"])
+def test_avx2_scan_equals_baseline_bit_for_bit(monkeypatch, filt):
+    """ext/isa/scan_avx2.pyx (the same source built with -mavx2, whose IMM prediction runs
+    four-track structure-of-arrays blocks) gives the baseline build's bits, scan after scan
+    (a 300 + 300 scene: every n mod 4 tail of the blocks over the scans)."""
+    import importlib
+
+    from xband import _kernels
+
+    if _kernels.backend() == "reference":
+        pytest.skip("compares two compiled builds")
+    try:
+        importlib.import_module("xband._ext.scan_avx2")
+    except ImportError:
+        pytest.skip("no AVX2 build of scan on this platform (x86-64 only)")
+    if not _kernels._cpu_has_avx2():
+        pytest.skip("this CPU has no AVX2")
+    scene = scn.random_scene(300, 300.0, 6, seed=5)
+    runs = {}
+    for isa in ("avx2", "baseline"):
+        monkeypatch.setenv("XBAND_ISA", isa)
+        _kernels.set_backend("cython")
+        tr = scn.xband_tracker(filt)
+        assert type(tr._scan).__module__ == ("xband._ext.scan_avx2" if isa == "avx2"
+                                              else "xband._ext.scan")
+        runs[isa] = [tr.step(d, float(t)) for d, t in zip(scene.scans, scene.times)]
+        runs[isa + " stats"] = dict(tr.stats)
+    monkeypatch.delenv("XBAND_ISA")
+    _kernels.set_backend()
+    assert runs["avx2 stats"] == runs["baseline stats"]
+    for ta, tb in zip(runs["avx2"], runs["baseline"]):
+        np.testing.assert_array_equal(ta.id, tb.id)
+        np.testing.assert_array_equal(ta.x, tb.x)
+        np.testing.assert_array_equal(ta.P, tb.P)
+        np.testing.assert_array_equal(ta.mode_probs, tb.mode_probs)
