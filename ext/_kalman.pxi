@@ -486,7 +486,8 @@ cdef inline void _kf_update_sel_rows(double* x, double* P, const double* z, cons
 # updates of 6/7/9-state models, IMM mixing + prediction of CV/CA/Singer/CT banks).
 # Each lane sees exactly the scalar operations in the scalar order (no reassociation, no
 # FMA contraction: no -mfma), so results are bit-identical to the one-track routines
-# (tests/kernels/test_kalman_soa.py checks it); a lane whose measurement is not finite or
+# (tests/kernels/test_kalman_soa.py checks it; a NaN result may differ in its sign bit,
+# as the compiler may swap a commutative operation's operands); a lane whose measurement is not finite or
 # whose S is not positive definite gets the scalar routine's outcome (status, NaN NIS and
 # log-likelihood, state left as it was before the update).
 
@@ -575,6 +576,9 @@ cdef extern from *:
                              double* dst) noexcept nogil
     void _soa_out "xb_soa_out"(const double* src, int m, double* dst,
                                Py_ssize_t stride) noexcept nogil
+
+# whether this build takes the four-track blocks (tests assert it: on in the AVX2 builds)
+_SOA_BLOCKS = bool(XB_SOA)
 
 cdef extern from *:
     """

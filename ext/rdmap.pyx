@@ -152,6 +152,8 @@ cdef class BlockWeights:
         cdef const float[::1] ww
         cdef float complex[:, ::1] o
         cdef Py_ssize_t k, n = len(F)
+        if self.fp != NULL:     # planned once: a second __init__ would orphan the tables
+            raise TypeError("BlockWeights: already planned; make a new one for new blocks")
         if not (len(w) == len(reverse) == len(out) == n) or t.shape[0] < 1:
             raise ValueError(f"BlockWeights: {n} spectra, {len(w)} windows, "
                              f"{len(reverse)} orders, {len(out)} outputs, {t.shape[0]} taps")
@@ -168,7 +170,8 @@ cdef class BlockWeights:
         self.tp = &t[0]
         self.Ns = -1
         for k in range(n):
-            f, ww, o = F[k], w[k], out[k]
+            fk, wk, ok = F[k], w[k], out[k]      # fetched once: the objects kept are the
+            f, ww, o = fk, wk, ok                # ones whose buffers are pointed to
             if self.Ns < 0:
                 self.Ns = f.shape[1]
             if f.shape[1] != self.Ns or o.shape[1] != self.Nd or self.Nd > self.Ns \
@@ -176,7 +179,7 @@ cdef class BlockWeights:
                 raise ValueError(f"BlockWeights: block {k}: spectra {f.shape[0]}×{f.shape[1]}"
                                  f", window {ww.shape[0]}, output {o.shape[0]}×{o.shape[1]}"
                                  f", filter {self.Nd}, {self.T} taps")
-            self._keep += [F[k], w[k], out[k]]
+            self._keep += [fk, wk, ok]
             self.nb[k] = o.shape[0]
             self.fp[k] = <const float*>&f[0, 0] if f.shape[0] else NULL
             self.wp[k] = &ww[0] if ww.shape[0] else NULL
