@@ -109,6 +109,16 @@ cdef class GnnScan:
     cdef Py_ssize_t cap_gpk
     cdef Py_ssize_t cap_cols, cap_cost, cap_work, cap_iwork, cap_rows, cap_r2c, cap_cand
     cdef Py_ssize_t cap_ccell, cap_cstart, cap_citems
+    # the caller's double-buffered bank and its counts and F, Q, bound once (bind_buffers,
+    # bind_matrices) so that a scan_bound call converts 4 arrays, not 17; ``bound`` and
+    # ``bound_matrices`` are the caller's keys of what is bound (None: nothing; copies and
+    # pickles start unbound)
+    cdef public object bound, bound_matrices
+    cdef double[::1] bx0, bx1, bP0, bP1
+    cdef double[:, ::1] bmu0, bmu1, bcb0, bcb1
+    cdef long long[:, ::1] bbk0, bbk1
+    cdef long long[::1] bcounts
+    cdef const double[::1] bF, bQ
 
     def __cinit__(self):
         self.row_ptr = NULL
@@ -197,6 +207,30 @@ cdef class GnnScan:
         self.cap_n = -1
         self.cap_k = -1
         self._reserve(16, 16)
+
+    def bind_buffers(self, x0, P0, mu0, cbar0, book0, x1, P1, mu1, cbar1, book1, counts,
+                     key=None):
+        """Bind the two state buffers (slot 0 and 1: x (cap·Σd_j,), P (cap·Σd_j²,), mu,
+        cbar (cap, r), book (5, cap)) and counts (6,) for ``scan_bound``; ``key`` is kept
+        as ``self.bound`` for the caller to tell what is bound."""
+        cdef long long[::1] c = counts
+        if c.shape[0] < N_COUNTS:
+            raise ValueError(f"GnnScan.bind_buffers: counts needs {N_COUNTS} entries")
+        self.bound = None                        # unbound until every view is taken
+        self.bx0, self.bP0, self.bmu0, self.bcb0, self.bbk0 = x0, P0, mu0, cbar0, book0
+        self.bx1, self.bP1, self.bmu1, self.bcb1, self.bbk1 = x1, P1, mu1, cbar1, book1
+        self.bcounts = c
+        self.bound = key
+
+    def bind_matrices(self, F, Q, key=None):
+        """Bind the models' F, Q (packed as imm_mix_predict takes them) for ``scan_bound``;
+        ``key`` is kept as ``self.bound_matrices``."""
+        cdef const double[::1] f = F
+        cdef const double[::1] q = Q
+        if f.shape[0] != self.sumdd or q.shape[0] != self.sumdd:
+            raise ValueError(f"GnnScan.bind_matrices: F and Q of {self.sumdd} entries expected")
+        self.bF, self.bQ = f, q
+        self.bound_matrices = key
 
     def __reduce__(self):
         # a copy gets scratch of the same capacity (a deep-copied tracker's next scan
@@ -1205,7 +1239,19 @@ def scan_step(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu, double
     state into xo, Po, muo, cbo, booko (room for n + k tracks) and the combined estimates
     into xc, Pc; new tracks get ids next_id, next_id + 1, …; counts (6,) ← rejected
     detections, updates, skipped updates, confirmed, deleted, initiated. Returns n'."""
-    cdef Py_ssize_t n = mu.shape[0], k = z.shape[0], cap = n + k, got
+    return _checked(s, x, P, mu, cbar, book, z, R, F, Q, dt, xo, Po, muo, cbo, booko, xc, Pc,
+                    next_id, counts)
+
+
+cdef Py_ssize_t _checked(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu,
+                         double[:, ::1] cbar, const long long[:, ::1] book,
+                         const double[:, ::1] z, const double[:, :, ::1] R,
+                         const double[::1] F, const double[::1] Q, double dt, double[::1] xo,
+                         double[::1] Po, double[:, ::1] muo, double[:, ::1] cbo,
+                         long long[:, ::1] booko, double[:, ::1] xc, double[:, :, ::1] Pc,
+                         long long next_id, long long[::1] counts) except -2:
+    """scan_step's shape checks, then the scan."""
+    cdef Py_ssize_t n = mu.shape[0], k = z.shape[0], cap = n + k
     cdef int r = s.r
     if (mu.shape[1] != r or cbar.shape[0] != n or cbar.shape[1] != r
             or x.shape[0] != n * s.sumd or P.shape[0] != n * s.sumdd
@@ -1218,6 +1264,19 @@ def scan_step(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu, double
             or xc.shape[0] < cap or xc.shape[1] != s.D or Pc.shape[0] < cap
             or Pc.shape[1] != s.D or Pc.shape[2] != s.D or counts.shape[0] < N_COUNTS):
         raise ValueError("scan_step: array shapes do not match the bank (see the docstring)")
+    return _run(s, x, P, mu, cbar, book, z, R, F, Q, dt, xo, Po, muo, cbo, booko, xc, Pc,
+                next_id, counts)
+
+
+cdef Py_ssize_t _run(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu,
+                     double[:, ::1] cbar, const long long[:, ::1] book,
+                     const double[:, ::1] z, const double[:, :, ::1] R, const double[::1] F,
+                     const double[::1] Q, double dt, double[::1] xo, double[::1] Po,
+                     double[:, ::1] muo, double[:, ::1] cbo, long long[:, ::1] booko,
+                     double[:, ::1] xc, double[:, :, ::1] Pc, long long next_id,
+                     long long[::1] counts) except -2:
+    """scan_step's body on checked arrays."""
+    cdef Py_ssize_t n = mu.shape[0], k = z.shape[0], cap = n + k, got
     s._reserve(n, k)
     cdef double dummy = 0.0
     cdef double* px = &x[0] if n else &dummy
@@ -1232,3 +1291,29 @@ def scan_step(GnnScan s, double[::1] x, double[::1] P, double[:, ::1] mu, double
     if got < 0:
         raise RuntimeError("scan_step: the assignment rejected the gated pairs (a bug)")
     return got
+
+
+@cython.boundscheck(True)
+def scan_bound(GnnScan s, int cur, Py_ssize_t n, const double[:, ::1] z,
+               const double[:, :, ::1] R, double dt, double[:, ::1] xc, double[:, :, ::1] Pc,
+               long long next_id):
+    """scan_step on the buffers bound by ``s.bind_buffers`` and ``s.bind_matrices``: the
+    bank of n tracks in slot ``cur`` (0 or 1), the next state into the other slot; the
+    counts into the bound counts. The same checks and results as scan_step."""
+    if s.bound is None or s.bound_matrices is None:
+        raise ValueError("scan_bound: bind_buffers and bind_matrices first")
+    if cur != 0 and cur != 1:
+        raise ValueError(f"scan_bound: slot 0 or 1, got {cur}")
+    cdef Py_ssize_t cap = n + z.shape[0]
+    if (n < 0 or (s.bx0 if cur == 0 else s.bx1).shape[0] < n * s.sumd
+            or (s.bP0 if cur == 0 else s.bP1).shape[0] < n * s.sumdd
+            or (s.bmu0 if cur == 0 else s.bmu1).shape[0] < n
+            or (s.bcb0 if cur == 0 else s.bcb1).shape[0] < n):
+        raise ValueError(f"scan_bound: slot {cur} holds fewer than {n} tracks")
+    if cur == 0:
+        return _checked(s, s.bx0[:n * s.sumd], s.bP0[:n * s.sumdd], s.bmu0[:n], s.bcb0[:n],
+                        s.bbk0, z, R, s.bF, s.bQ, dt, s.bx1, s.bP1, s.bmu1, s.bcb1, s.bbk1,
+                        xc, Pc, next_id, s.bcounts)
+    return _checked(s, s.bx1[:n * s.sumd], s.bP1[:n * s.sumdd], s.bmu1[:n], s.bcb1[:n],
+                    s.bbk1, z, R, s.bF, s.bQ, dt, s.bx0, s.bP0, s.bmu0, s.bcb0, s.bbk0,
+                    xc, Pc, next_id, s.bcounts)

@@ -424,3 +424,56 @@ def test_avx2_scan_equals_baseline_bit_for_bit(monkeypatch, filt):
         np.testing.assert_array_equal(ta.x, tb.x)
         np.testing.assert_array_equal(ta.P, tb.P)
         np.testing.assert_array_equal(ta.mode_probs, tb.mode_probs)
+
+
+@pytest.mark.parametrize("mod", [c_scan, r_scan], ids=["compiled", "twin"])
+def test_scan_bound_equals_scan_step_and_checks_its_binding(rng, mod):
+    """scan_bound (the buffers bound once) writes what scan_step writes on the same
+    arrays; it refuses to run unbound, on a bad slot or with too few tracks in the slot."""
+    tr = Tracker(_cfg("imm"))
+    for t, z in _scene_dets(rng, 4):
+        tr.step(_dets(t, z), t)
+    n, cur = tr._n, tr._cur
+    dets = _dets(5.0, _scene_dets(rng, 5)[-1][1])
+    zz = np.ascontiguousarray(np.stack([dets.range, dets.az, dets.el, dets.range_rate], 1))
+    F, Q = tr._matrices(0.5)
+    res = []
+    for how in ("step", "bound"):
+        b = [{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in tr._bufs[i].items()}
+             for i in (0, 1)]
+        out = b[1 - cur]
+        cap = n + len(zz)
+        if out["cap"] < cap:
+            out = b[1 - cur] = tr._new_bufs(cap)
+        xc, Pc = np.full((cap, tr._D), np.nan), np.full((cap, tr._D, tr._D), np.nan)
+        counts = np.zeros(6, np.int64)
+        scan = mod.GnnScan(*tr._scan.args)
+        if how == "step":
+            c = b[cur]
+            n2 = mod.scan_step(scan, c["x"][:n * tr._sd], c["P"][:n * tr._sdd], c["mu"][:n],
+                               c["cbar"][:n], c["book"], zz, dets.R, F, Q, 0.5, out["x"],
+                               out["P"], out["mu"], out["cbar"], out["book"], xc, Pc, 100,
+                               counts)
+        else:
+            with pytest.raises(ValueError, match="bind_buffers"):
+                mod.scan_bound(scan, cur, n, zz, dets.R, 0.5, xc, Pc, 100)
+            scan.bind_buffers(*(b[0][k] for k in ("x", "P", "mu", "cbar", "book")),
+                              *(b[1][k] for k in ("x", "P", "mu", "cbar", "book")), counts,
+                              "key")
+            with pytest.raises(ValueError, match="bind_matrices"):
+                mod.scan_bound(scan, cur, n, zz, dets.R, 0.5, xc, Pc, 100)
+            scan.bind_matrices(F, Q, "fq")
+            assert (scan.bound, scan.bound_matrices) == ("key", "fq")
+            with pytest.raises(ValueError, match="slot"):
+                mod.scan_bound(scan, 2, n, zz, dets.R, 0.5, xc, Pc, 100)
+            with pytest.raises(ValueError, match="fewer than"):
+                mod.scan_bound(scan, cur, b[cur]["mu"].shape[0] + 1, zz, dets.R, 0.5, xc, Pc,
+                               100)
+            with pytest.raises(ValueError, match="F and Q"):
+                scan.bind_matrices(F[:-1], Q, "fq")
+            n2 = mod.scan_bound(scan, cur, n, zz, dets.R, 0.5, xc, Pc, 100)
+        res.append((n2, counts, xc[:n2], Pc[:n2], out["x"], out["P"], out["mu"],
+                    out["book"][:, :n2]))
+    assert res[0][0] == res[1][0] > 0
+    for a, b in zip(res[0][1:], res[1][1:]):
+        np.testing.assert_array_equal(a, b)

@@ -69,6 +69,25 @@ class GnnScan:
         self.delete_misses, self.delete_sigma = int(delete_misses), float(delete_sigma)
         self.init_speed_var = float(init_speed_sigma) ** 2
 
+        self.bound = self.bound_matrices = None
+
+    def bind_buffers(self, x0, P0, mu0, cbar0, book0, x1, P1, mu1, cbar1, book1, counts,
+                     key=None):
+        """The two state buffers and counts for ``scan_bound`` (see ext/scan.pyx)."""
+        if counts.shape[0] < 6:
+            raise ValueError("GnnScan.bind_buffers: counts needs 6 entries")
+        self._slots = ((x0, P0, mu0, cbar0, book0), (x1, P1, mu1, cbar1, book1))
+        self._counts = counts
+        self.bound = key
+
+    def bind_matrices(self, F, Q, key=None):
+        """The models' F, Q for ``scan_bound``."""
+        n = int((self.dims ** 2).sum())
+        if F.shape[0] != n or Q.shape[0] != n:
+            raise ValueError(f"GnnScan.bind_matrices: F and Q of {n} entries expected")
+        self._FQ = (F, Q)
+        self.bound_matrices = key
+
     @property
     def dim(self):
         """Dimension of the combined (union) state."""
@@ -210,3 +229,19 @@ def scan_step(s, x, P, mu, cbar, book, z, R, F, Q, dt, xo, Po, muo, cbo, booko, 
         imm_combine(tx, tP, dims, s.pos, np.tile(s.mu0, (nf, 1)), xcn, Pcn)
         xc[kept:n2], Pc[kept:n2] = xcn, Pcn
     return n2
+
+
+def scan_bound(s, cur, n, z, R, dt, xc, Pc, next_id):
+    """scan_step on the buffers bound by ``s.bind_buffers`` and ``s.bind_matrices``: the
+    bank of n tracks in slot ``cur``, the next state into the other slot."""
+    if s.bound is None or s.bound_matrices is None:
+        raise ValueError("scan_bound: bind_buffers and bind_matrices first")
+    if cur not in (0, 1):
+        raise ValueError(f"scan_bound: slot 0 or 1, got {cur}")
+    (x, P, mu, cbar, book), out = s._slots[cur], s._slots[1 - cur]
+    sd, sdd = int(s.dims.sum()), int((s.dims ** 2).sum())
+    if n < 0 or x.shape[0] < n * sd or P.shape[0] < n * sdd or mu.shape[0] < n:
+        raise ValueError(f"scan_bound: slot {cur} holds fewer than {n} tracks")
+    F, Q = s._FQ
+    return scan_step(s, x[:n * sd], P[:n * sdd], mu[:n], cbar[:n], book, z, R, F, Q, dt,
+                     *out, xc, Pc, next_id, s._counts)

@@ -311,7 +311,19 @@ class Tracker:
         if new._fast and self._is_synced() and not self._stale:
             # the copies of the buffers hold the state; point the copied bank at them
             new._sync_bank(new._n)
+        if new._fast:
+            new._bind_scan()                     # a copy is ready to run
         return new
+
+    def _bind_scan(self) -> None:
+        """Bind the double buffers and the counts to the scan kernel, unless they are (a
+        scan_bound call then converts 4 arrays, not 17: ≈ 5 µs less per scan)."""
+        sc, b0, b1, counts = self._scan, self._bufs[0], self._bufs[1], self._counts
+        key = sc.bound
+        if key is None or key[0] is not b0 or key[1] is not b1 or key[2] is not counts:
+            sc.bind_buffers(b0["x"], b0["P"], b0["mu"], b0["cbar"], b0["book"], b1["x"],
+                            b1["P"], b1["mu"], b1["cbar"], b1["book"], counts,
+                            (b0, b1, counts))
 
     def _step_scan(self, dets: Detections, t: float) -> Tracks:
         if not self._is_synced():
@@ -334,10 +346,11 @@ class Tracker:
         D = self._D
         xc, Pc = np.empty((cap, D)), np.empty((cap, D, D))
         counts = self._counts
-        n2 = self._kernel.scan_step(
-            self._scan, cur["x"][:n * self._sd], cur["P"][:n * self._sdd], cur["mu"][:n],
-            cur["cbar"][:n], cur["book"], z, R, F, Q, dt, out["x"], out["P"], out["mu"],
-            out["cbar"], out["book"], xc, Pc, self._next_id, counts)
+        sc = self._scan
+        self._bind_scan()
+        if sc.bound_matrices is not F:
+            sc.bind_matrices(F, Q, F)
+        n2 = self._kernel.scan_bound(sc, self._cur, n, z, R, dt, xc, Pc, self._next_id)
         self.t = t
         st = self.stats
         rej, upd, skip, conf, dele, ini = counts.tolist()
