@@ -419,6 +419,7 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
     cdef double L[MAXM * MAXM]
     cdef double K[MAXD * MAXM]
     cdef double A[MAXD * 6]
+    cdef double At[6 * MAXD]
     cdef double T[MAXD * MAXD]
     cdef double KR[MAXD * MAXM]
     cdef double U[MAXD * MAXD]
@@ -473,6 +474,8 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
             A[i * 6 + l] = -A[i * 6 + l]
         if i < 6:
             A[i * 6 + i] += 1.0
+        for l in range(6):                      # (Aᵀ too: U's loop reads it by rows)
+            At[l * d + i] = A[i * 6 + l]
     for i in range(d):                          # T = (I − K H) P
         for j in range(d):
             T[i * d + j] = 0.0
@@ -496,7 +499,7 @@ cdef inline int _sph_joseph(double* x, double* P, const double* y, const double*
         for l in range(6):
             v = T[i * d + l]
             for j in range(d):
-                U[i * d + j] += v * A[j * 6 + l]
+                U[i * d + j] += v * At[l * d + j]
         for j in range(6, d):
             U[i * d + j] += T[i * d + j]
     for i in range(d):                          # P = sym(TI + KRK), KRK in _joseph's order
@@ -543,9 +546,56 @@ cdef inline Py_ssize_t _cell(double v, double lo, double inv_w, Py_ssize_t nc) n
     return <Py_ssize_t>f
 
 
-cdef void _combine1(GnnScan s, const double* x, const double* P, const Py_ssize_t* xoff,
-                    const Py_ssize_t* poff, Py_ssize_t t, const double* mu, double* xo,
-                    double* Po, int Dout) noexcept nogil:
+cdef inline int _ident_prefix(GnnScan s, int j) noexcept nogil:
+    """How many leading combined components model j holds as its own leading components
+    (inv[c] == c for c < e): over them `_combine1` reads x̂_j and P̂_j's rows directly."""
+    cdef int e = 0
+    while e < s.D and s.inv[j * MAXD + e] == e:
+        e += 1
+    return e
+
+
+cdef inline void _combine_model(GnnScan s, const double* x, const double* P,
+                                const Py_ssize_t* xoff, const Py_ssize_t* poff, Py_ssize_t t,
+                                const double* mu, const double* xs, double* dv, double* Ps,
+                                int D, int Dout, const int* dims, const int* ide, bint dense,
+                                int j, bint first) noexcept nogil:
+    """Model j's terms μ_j [P̂_j + d_j d_jᵀ] of `_combine_core`'s block, added to Ps's
+    sums (first: to 0.0, the value of the sums before model 0)."""
+    cdef int dj = dims[j], e = ide[j], eo, a, b, ia, ib
+    cdef const double* xj = x + xoff[j] + t * dj
+    cdef const double* pj = P + poff[j] + t * dj * dj
+    cdef const int* inv = &s.inv[j * MAXD]
+    cdef const double* prow
+    cdef double* prs
+    cdef double m = mu[j], da, pe
+    eo = Dout if dense or e > Dout else e
+    for a in range(eo):
+        dv[a] = xj[a] - xs[a]
+    for a in range(eo, Dout):
+        ia = inv[a]
+        dv[a] = xj[ia] - xs[a] if ia >= 0 else -xs[a]
+    for a in range(Dout):
+        ia = inv[a]
+        da = dv[a]
+        prs = Ps + a * D
+        if ia >= 0:
+            prow = pj + ia * dj
+            for b in range(eo):                  # (the identity prefix: contiguous)
+                prs[b] = (0.0 if first else prs[b]) + m * (prow[b] + da * dv[b])
+            for b in range(eo, Dout):
+                ib = inv[b]
+                pe = prow[ib] if ib >= 0 else 0.0
+                prs[b] = (0.0 if first else prs[b]) + m * (pe + da * dv[b])
+        else:
+            for b in range(Dout):
+                prs[b] = (0.0 if first else prs[b]) + m * (0.0 + da * dv[b])
+
+
+cdef inline void _combine_core(GnnScan s, const double* x, const double* P,
+                               const Py_ssize_t* xoff, const Py_ssize_t* poff, Py_ssize_t t,
+                               const double* mu, double* xo, double* Po, int D, int Dout,
+                               const int* dims, const int* ide, bint dense) noexcept nogil:
     """`_imm_combine` of track t alone (models at x + xoff[j] + t d_j, P + poff[j] +
     t d_j², mode probabilities mu (r,)): the combined state into xo (D) and the leading
     Dout×Dout block of the combined covariance into Po (row stride D). Every entry is
@@ -553,51 +603,40 @@ cdef void _combine1(GnnScan s, const double* x, const double* P, const Py_ssize_
     P = Σ_j μ_j [P̂_j + d_j d_jᵀ] with P̂_j's entry 0.0 where j lacks either component
     (added as the literal 0.0, as the zero-filled scatter buffer adds it), then
     symmetrized; only the scatter buffers are not built and only the block is
-    formed (its entries do not depend on the others)."""
-    cdef int r = s.r, D = s.D, j, a, b, dj, ia, ib
+    formed (its entries do not depend on the others). dims (r,): d_j; ide (r,): model
+    j's identity prefix (`_ident_prefix`): over it the entries are read without the
+    inverse map, in contiguous runs the compiler vectorizes (the same operations per
+    entry, so the same bits). D: s.D; dense: every ide[j] ≥ Dout (no inverse map within
+    the block). `_combine1` calls it with constant D, Dout, dense where it can, so that
+    the compiler unrolls and vectorizes the fixed-size loops."""
+    cdef int r = s.r, j, a, b, dj, ia, e
     cdef double xs[MAXD]
     cdef double dv[MAXD]
     cdef double Ps[MAXD * MAXD]
-    cdef double m, da, pe, v
+    cdef double m, v
     cdef const double* xj
-    cdef const double* pj
-    cdef const double* prow
     cdef const int* inv
     # (x̂_j's entries are read through the inverse map, not scattered into a buffer
     # first: a vector load of entries just stored one by one stalls)
     for a in range(D):                           # x = Σ_j μ_j x̂_j
         xs[a] = 0.0
     for j in range(r):
-        dj = <int>s.dims[j]
+        dj = dims[j]
+        e = ide[j]
         xj = x + xoff[j] + t * dj
         inv = &s.inv[j * MAXD]
         m = mu[j]
-        for a in range(D):
+        for a in range(e):
+            xs[a] += m * xj[a]
+        for a in range(e, D):
             ia = inv[a]
             xs[a] += m * (xj[ia] if ia >= 0 else 0.0)
-    for a in range(Dout * D):
-        Ps[a] = 0.0
-    for j in range(r):                           # P = Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]
-        dj = <int>s.dims[j]
-        xj = x + xoff[j] + t * dj
-        pj = P + poff[j] + t * dj * dj
-        inv = &s.inv[j * MAXD]
-        m = mu[j]
-        for a in range(Dout):
-            ia = inv[a]
-            dv[a] = xj[ia] - xs[a] if ia >= 0 else -xs[a]
-        for a in range(Dout):
-            ia = inv[a]
-            da = dv[a]
-            if ia >= 0:
-                prow = pj + ia * dj
-                for b in range(Dout):
-                    ib = inv[b]
-                    pe = prow[ib] if ib >= 0 else 0.0
-                    Ps[a * D + b] += m * (pe + da * dv[b])
-            else:
-                for b in range(Dout):
-                    Ps[a * D + b] += m * (0.0 + da * dv[b])
+    # P = Σ_j μ_j [P̂_j + (x̂_j − x)(x̂_j − x)ᵀ]: model 0's terms added to 0.0 (the
+    # zeroed sums' first step, without zeroing them first)
+    _combine_model(s, x, P, xoff, poff, t, mu, xs, dv, Ps, D, Dout, dims, ide, dense, 0, True)
+    for j in range(1, r):
+        _combine_model(s, x, P, xoff, poff, t, mu, xs, dv, Ps, D, Dout, dims, ide, dense, j,
+                       False)
     for a in range(D):
         xo[a] = xs[a]
     for a in range(Dout):
@@ -605,6 +644,22 @@ cdef void _combine1(GnnScan s, const double* x, const double* P, const Py_ssize_
             v = 0.5 * (Ps[a * D + b] + Ps[b * D + a])
             Po[a * D + b] = v
             Po[b * D + a] = v
+
+
+cdef void _combine1(GnnScan s, const double* x, const double* P, const Py_ssize_t* xoff,
+                    const Py_ssize_t* poff, Py_ssize_t t, const double* mu, double* xo,
+                    double* Po, int Dout, const int* dims, const int* ide,
+                    bint dense) noexcept nogil:
+    """`_combine_core` of track t (see there); dense: every ide[j] ≥ Dout. The common
+    shapes (the gate's 6×6 block of a bank whose models share the position and velocity
+    as their leading components; the 10-component union of CV/CA/CT) with their sizes as
+    constants: the same operations, the loops unrolled."""
+    if dense and Dout == 6:
+        _combine_core(s, x, P, xoff, poff, t, mu, xo, Po, s.D, 6, dims, ide, True)
+    elif Dout == 10 and s.D == 10:
+        _combine_core(s, x, P, xoff, poff, t, mu, xo, Po, 10, 10, dims, ide, False)
+    else:
+        _combine_core(s, x, P, xoff, poff, t, mu, xo, Po, s.D, Dout, dims, ide, dense)
 
 
 cdef inline void _gate_hph(const double* Hf, const double* P, int D,
@@ -946,7 +1001,15 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
     cdef double* pm
     cdef long long* dsel = &s.dsel[0]
     cdef long long* order = &s.order[0]
+    cdef int dims[MAXR]
+    cdef int ide[MAXR]
+    cdef bint dense6 = True, dense3 = True
 
+    for j in range(r):                           # (for _combine1)
+        dims[j] = <int>s.dims[j]
+        ide[j] = _ident_prefix(s, <int>j)
+        dense6 = dense6 and ide[j] >= 6
+        dense3 = dense3 and ide[j] >= 3
     for c in range(N_COUNTS):
         counts[c] = 0
     xoff[0] = 0
@@ -998,7 +1061,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
     # ---- gate on the combined estimate, the gated pairs worth taking as CSR
     npairs = 0
     for i in range(n):                           # (the gate reads x[:6] and P[:6, :6])
-        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 6)
+        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 6,
+                  dims, ide, dense6)
     if n > 0 and nv > 0:
         if not _grow_p(<void**>&s.row_ptr, &s.cap_rows, n + 1, sizeof(Py_ssize_t)):
             return -1
@@ -1077,7 +1141,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
     # of a surviving track is formed where it is written out.
     for i in range(n):
         if s.r2c[i] >= 0:
-            _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 3)
+            _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &s.xcur[i, 0], &s.Pcur[i, 0, 0], 3,
+                      dims, ide, dense3)
     kept = 0
     for i in range(n):
         hits = ((book[1, i] << 1) | s.hit[i]) & s.window
@@ -1149,7 +1214,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
         for jm in range(r):
             muo[t, jm] = mu[i, jm]
             cbo[t, jm] = cbar[i, jm]
-        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &xc[t, 0], &Pc[t, 0, 0], D)
+        _combine1(s, x, P, xoff, poff, i, &mu[i, 0], &xc[t, 0], &Pc[t, 0, 0], D, dims, ide,
+                  False)
 
     # the new ones: position from the measurement with its converted covariance J R Jᵀ,
     # velocity = the radial velocity vector (0 without a range rate), σ_v per axis
@@ -1205,12 +1271,17 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
             dj = <int>s.dims[jm]
             xm = xo + xoff2[jm] + (kept + t) * dj
             pm = Po + poff2[jm] + (kept + t) * dj * dj
-            for a in range(dj):
-                xm[a] = x6[a] if a < 6 else 0.0
+            for a in range(6):                   # (x6, P6) and zeros; the variances
+                xm[a] = x6[a]                    # of the components beyond
+                for b in range(6):
+                    pm[a * dj + b] = P6[a * 6 + b]
+                for b in range(6, dj):
+                    pm[a * dj + b] = 0.0
+            for a in range(6, dj):
+                xm[a] = 0.0
                 for b in range(dj):
-                    pm[a * dj + b] = P6[a * 6 + b] if a < 6 and b < 6 else 0.0
-                if a >= 6:
-                    pm[a * dj + a] = s.init_var[o + a]
+                    pm[a * dj + b] = 0.0
+                pm[a * dj + a] = s.init_var[o + a]
             o += dj
         booko[0, kept + t] = next_id + t
         booko[1, kept + t] = 1
@@ -1222,7 +1293,8 @@ cdef Py_ssize_t _scan(GnnScan s, double* x, double* P, double[:, ::1] mu,
         for jm in range(r):
             muo[t, jm] = s.mu0[jm]
             cbo[t, jm] = s.mu0[jm]
-        _combine1(s, xo, Po, xoff2, poff2, t, &muo[t, 0], &xc[t, 0], &Pc[t, 0, 0], D)
+        _combine1(s, xo, Po, xoff2, poff2, t, &muo[t, 0], &xc[t, 0], &Pc[t, 0, 0], D,
+                  dims, ide, False)
     return n2
 
 
