@@ -26,7 +26,9 @@ does the same for a copy of the xband/detect package taken before a change (Pyth
 sources), and times the chain's per-CPI glue with a line-level timer as well. ``--tail``
 times the fourth round's items (monopulse in one kernel call, the noise median on uint32
 bit patterns, the trusted Detections constructor) old way vs new on the same data.
-``--planners`` runs the chain with FFTW_ESTIMATE plans (``XBAND_FFTW_PLANNER=estimate``, the
+``--bound-rounds [N]`` measures the chain and the lower bound alternately, N rounds (8), and
+prints each round's ratio and their median (a slow phase of a shared machine then slows
+both sides of a ratio). ``--planners`` runs the chain with FFTW_ESTIMATE plans (``XBAND_FFTW_PLANNER=estimate``, the
 plans before the shipped wisdom) and with the shipped wisdom (the default), interleaved, and
 reports how far their outputs differ (other FFT algorithms: float32 rounding).
 """
@@ -192,7 +194,9 @@ def test_stage(benchmark, stage):
 def best_fft_time(n: int, rows: int = 64) -> tuple:
     """(seconds per length-n complex64 transform, how): the fastest of pyFFTW plans
     (FFTW_ESTIMATE and FFTW_MEASURE, a batch of ``rows`` out of place, one row in place in
-    cache) and scipy.fft (a batch) on this machine, one thread, best of 20."""
+    cache) and scipy.fft (a batch) on this machine, one thread, best of 30 runs on each of
+    the wall and this thread's CPU clock (a bound: a run slowed by another process must not
+    raise it)."""
     a = np.ones((rows, n), np.complex64)
     cands = {"scipy.fft": (lambda: sfft.fft(a, axis=1, workers=1), rows)}
     try:
@@ -210,7 +214,8 @@ def best_fft_time(n: int, rows: int = 64) -> tuple:
             r[...] = 1
             cands[f"pyfftw {flag[5:].lower()} row"] = (
                 pyfftw.FFTW(r, r, axes=(1,), flags=(flag,), threads=1).execute, 1)
-    times = {k: min(_timeit(f) for _ in range(20)) / m for k, (f, m) in cands.items()}
+    times = {k: min(min(_timeit(f), _timeit(f, time.thread_time)) for _ in range(30)) / m
+             for k, (f, m) in cands.items()}
     how = min(times, key=times.get)
     return times[how], how
 
@@ -292,6 +297,26 @@ def main(repeat: int = 30) -> None:
             for name, f in stage_calls(chain, cube, pt).items():
                 print(f"    {name:14s} {best(f, repeat) * 1e3:7.3f} ms wall "
                       f"{best(f, repeat, cpu) * 1e3:7.3f} ms CPU")
+
+
+def bound_rounds(rounds: int = 8, repeat: int = 20) -> None:
+    """The chain against its lower bound measured alternately, round after round (each
+    round: the chain's best of ``repeat`` on the wall and CPU clocks, then the bound), so a
+    slow phase of a shared machine slows both sides of a round's ratio; prints every
+    round's ratio and their median."""
+    cpu = time.thread_time
+    for case in CASES:
+        p, cube, pt = _cube(case)
+        chain = DetectionChain(p, DetectConfig(range_window="taylor"))
+        run = lambda: chain.process(cube, pt)             # noqa: E731
+        ratios, rows = [], []
+        for _ in range(rounds):
+            t = min(min(_timeit(run), _timeit(run, cpu)) for _ in range(repeat))
+            lb, _ = lower_bound(p, chain)
+            ratios.append(t / lb)
+            rows.append(f"{t * 1e3:.2f}/{lb * 1e3:.2f}")
+        print(f"{case}: chain / bound (ms) per round: {', '.join(rows)}; ratio median "
+              f"×{np.median(ratios):.2f}, best ×{min(ratios):.2f}, worst ×{max(ratios):.2f}")
 
 
 def compare(before_dir: str, repeat: int = 60, planner_before: str | None = None) -> None:
@@ -633,5 +658,7 @@ if __name__ == "__main__":
         compare_tail()
     elif len(sys.argv) > 1 and sys.argv[1] == "--planners":
         compare_planners()
+    elif len(sys.argv) > 1 and sys.argv[1] == "--bound-rounds":
+        bound_rounds(int(sys.argv[2]) if len(sys.argv) > 2 else 8)
     else:
         main()
