@@ -285,6 +285,9 @@ class Tracker:
         st = dict(self.__dict__)
         if self._fast:
             st.pop("_kernel", None)                  # a module: looked up again
+            # the scan object by its constants: rebuilt from the loading machine's kernels
+            # (a pickle from an AVX2 build must load where only the baseline runs)
+            st["_scan"] = ("GnnScan", self._scan.args)
             st["_synced"] = None
             st["_resync"] = self._is_synced() and not self._stale
         return st
@@ -294,6 +297,8 @@ class Tracker:
         self.__dict__.update(st)
         if self._fast:
             self._kernel = _kernels.get("scan")
+            if isinstance(self._scan, tuple):
+                self._scan = self._kernel.GnnScan(*self._scan[1])
             if resync:
                 self._sync_bank(self._n)
 
