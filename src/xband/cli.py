@@ -60,8 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", allow_abbrev=False, help="run the engagement of a scenario file (TOML)")
     p.add_argument("scenario", metavar="SCENARIO.toml")
     _add_run_flags(p)
-    p = sub.add_parser("scenario", allow_abbrev=False, help="print the default scenario or describe every key")
+    p = sub.add_parser("scenario", allow_abbrev=False,
+                       help="print the default scenario, check a scenario file, or describe "
+                            "every key",
+                       description="With no file: print the built-in default scenario (TOML). "
+                                   "With SCENARIO.toml: validate it and print every key's "
+                                   "value, defaults filled in. --describe: every key's type, "
+                                   "range and meaning.")
+    p.add_argument("scenario", metavar="SCENARIO.toml", nargs="?",
+                   help="a scenario file to validate (default: the built-in one)")
     p.add_argument("--describe", action="store_true", help="every key with type and range")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     for mod in _plugin_commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP, allow_abbrev=False)
         mod.add_arguments(p)
@@ -167,6 +176,38 @@ def _run(sc, args, argv) -> int:
     return 0
 
 
+def _scenario(args) -> int:
+    """``xband scenario``: the default file, a checked file's values, or every key described."""
+    from .config import (default_scenario, default_scenario_text, describe, describe_keys,
+                         load_scenario)
+
+    if args.describe:
+        if args.scenario:
+            raise XbandError("scenario: give SCENARIO.toml or --describe, not both")
+        if args.json:
+            print_json({"tables": describe_keys()})
+        else:
+            print(describe())
+        return 0
+    if args.scenario is None and not args.json:
+        print(default_scenario_text(), end="\n")
+        return 0
+    sc = load_scenario(args.scenario) if args.scenario else default_scenario()
+    if args.json:
+        print_json({"source": sc.source, "valid": True, "scenario": sc.to_dict()})
+        return 0
+    print(f"{sc.source}: valid scenario '{sc.scenario.name}' "
+          f"({len(sc.targets)} target{'s' if len(sc.targets) != 1 else ''}, seed "
+          f"{sc.scenario.seed}); every key, defaults filled in:")
+    for table, values in sc.to_dict().items():
+        rows = values if isinstance(values, list) else [values]
+        for row in rows:
+            print(f"[[{table}]]" if isinstance(values, list) else f"[{table}]")
+            for k, v in row.items():
+                print(f"  {k} = {v!r}")
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
@@ -174,10 +215,7 @@ def main(argv=None) -> int:
         if getattr(args, "_plugin", None) is not None:
             return int(args._plugin.run(args) or 0)
         if args.command == "scenario":
-            from .config import default_scenario_text, describe
-
-            print(describe() if args.describe else default_scenario_text(), end="\n")
-            return 0
+            return _scenario(args)
         from .config import default_scenario, load_scenario
 
         sc = default_scenario() if args.command == "demo" else load_scenario(args.scenario)

@@ -34,9 +34,11 @@ VEC3 = "vec3"
 STRLIST = "strlist"
 
 
-def _f(default, lo=None, hi=None, *, lo_open=False, kind=float, choices=None, doc=""):
+def _f(default, lo=None, hi=None, *, lo_open=False, hi_open=False, kind=float, choices=None,
+       doc=""):
     """A scenario field with its type, range and documentation."""
-    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "kind": kind, "choices": choices, "doc": doc}
+    meta = {"lo": lo, "hi": hi, "lo_open": lo_open, "hi_open": hi_open, "kind": kind,
+            "choices": choices, "doc": doc}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -44,7 +46,9 @@ def _f(default, lo=None, hi=None, *, lo_open=False, kind=float, choices=None, do
 
 @dataclass(frozen=True)
 class ScenarioInfo:
-    name: str = _f("default", kind=str, doc="a name for summaries and recordings")
+    name: str = _f("default", kind=str,
+                   doc="a name for summaries and the output files' stem: 1-100 printable "
+                       "characters, no path separator, not starting with '.'")
     seed: int = _f(20261129, 0, 2**63 - 1, kind=int, doc="root seed of every random stream")
     duration_s: float = _f(30.0, 0.0, 3600.0, lo_open=True, doc="time limit of the run")
 
@@ -134,7 +138,9 @@ class Guidance:
 class Tracker:
     process_noise: float = _f(50.0, 0.0, 1e8, lo_open=True,
                               doc="q, PSD of the white-noise acceleration (m²/s³)")
-    gate_probability: float = _f(0.9999, 0.5, 1.0, lo_open=False)
+    gate_probability: float = _f(0.9999, 0.5, 1.0, hi_open=True,
+                                 doc="probability a true detection falls inside the gate "
+                                     "(1 would be an unbounded gate)")
     confirm_m: int = _f(3, 1, 100, kind=int)
     confirm_n: int = _f(4, 1, 62, kind=int, doc="N of M-of-N confirmation (scans remembered)")
     delete_misses: int = _f(5, 1, 1000, kind=int, doc="consecutive misses that delete a track")
@@ -260,8 +266,9 @@ def _check_value(src: str, where: str, f, value: Any) -> Any:
     if lo is not None and (value < lo or (m["lo_open"] and value == lo)):
         rel = ">" if m["lo_open"] else ">="
         raise ConfigError(f"{key}: must be {rel} {lo}, got {value!r}")
-    if hi is not None and value > hi:
-        raise ConfigError(f"{key}: must be <= {hi}, got {value!r}")
+    if hi is not None and (value > hi or (m["hi_open"] and value == hi)):
+        rel = "<" if m["hi_open"] else "<="
+        raise ConfigError(f"{key}: must be {rel} {hi}, got {value!r}")
     return value
 
 
@@ -280,7 +287,24 @@ def _build(cls, table: Any, src: str, where: str):
     return cls(**kw)
 
 
+def _check_name(name: str, src: str) -> None:
+    """The name is the stem of the PNG and recording files: keep it one plain file name."""
+    why = None
+    if not name or len(name) > 100:
+        why = "must be 1 to 100 characters"
+    elif not name.isprintable():
+        why = "must be printable characters only"
+    elif "/" in name or "\\" in name:
+        why = "must not contain a path separator"
+    elif name.startswith("."):
+        why = "must not start with '.'"
+    if why:
+        raise ConfigError(f"{src}: [scenario] name: {why} (it names the output files), "
+                          f"got {name[:40]!r}{'…' if len(name) > 40 else ''}")
+
+
 def _cross_checks(sc: Scenario, src: str) -> None:
+    _check_name(sc.scenario.name, src)
     r = sc.rates
     for key in ("radar_hz", "guidance_hz"):
         ratio = r.plant_hz / getattr(r, key)
@@ -304,6 +328,11 @@ def _cross_checks(sc: Scenario, src: str) -> None:
     if sc.interceptor.target >= len(sc.targets):
         raise ConfigError(f"{src}: [interceptor] target: index {sc.interceptor.target} but "
                           f"only {len(sc.targets)} [[targets]] defined")
+    tg = sc.targets[sc.interceptor.target]
+    if not tg.trajectory and list(tg.position_m) == list(sc.interceptor.position_m):
+        raise ConfigError(f"{src}: [interceptor] position_m: the interceptor starts on its "
+                          f"target ([[targets]] #{sc.interceptor.target}), got "
+                          f"{list(sc.interceptor.position_m)!r}")
 
 
 def _resolve_trajectory(t: "Target", source: str) -> "Target":
@@ -385,8 +414,34 @@ def default_scenario() -> Scenario:
     return parse_scenario(default_scenario_text(), "<built-in default.toml>")
 
 
+def describe_keys() -> dict:
+    """Every table's keys with default, type, range, choices and documentation, as plain data
+    (``xband scenario --describe --json``). ``targets`` is the array of tables ``[[targets]]``;
+    ``site`` is optional, and its ``required`` keys must be given when it is."""
+    out = {}
+    for name, cls in list(_SECTIONS.items()) + [("targets", Target), ("site", SiteInfo)]:
+        keys = {}
+        for f in fields(cls):
+            m = f.metadata
+            default = f.default if f.default is not MISSING else f.default_factory()
+            kind = m["kind"] if isinstance(m["kind"], str) else m["kind"].__name__
+            d = {"type": {"vec3": "list of 3 floats", "strlist": "list of str"}.get(kind, kind),
+                 "default": None if cls is SiteInfo and f.name in _SITE_REQUIRED else default,
+                 "required": cls is SiteInfo and f.name in _SITE_REQUIRED}
+            if m.get("choices"):
+                d["choices"] = list(m["choices"])
+            if m.get("lo") is not None:
+                d["min"], d["min_exclusive"] = m["lo"], bool(m["lo_open"])
+            if m.get("hi") is not None:
+                d["max"], d["max_exclusive"] = m["hi"], bool(m.get("hi_open"))
+            d["doc"] = m.get("doc", "")
+            keys[f.name] = d
+        out[name] = keys
+    return out
+
+
 def describe() -> str:
-    """Every table and key with type, range and documentation (for --help-scenario)."""
+    """Every table and key with type, range and documentation (``xband scenario --describe``)."""
     lines = []
     for name, cls in list(_SECTIONS.items()) + [("[targets]", Target), ("site", SiteInfo)]:
         lines.append(f"[{name}]" + ("  (optional: the radar's WGS-84 position; "
@@ -399,7 +454,8 @@ def describe() -> str:
             if m.get("choices"):
                 rng = (" of " if m["kind"] is STRLIST else " one of ") + "|".join(m["choices"])
             elif m.get("lo") is not None or m.get("hi") is not None:
-                rng = f" in {'(' if m['lo_open'] else '['}{m['lo']}, {m['hi']}]"
+                rng = (f" in {'(' if m['lo_open'] else '['}{m['lo']}, {m['hi']}"
+                       f"{')' if m.get('hi_open') else ']'}")
             kind = m["kind"] if isinstance(m["kind"], str) else m["kind"].__name__
             shown = "(required)" if cls is SiteInfo and f.name in _SITE_REQUIRED else \
                 repr(default)

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from xband.config import default_scenario, default_scenario_text, load_scenario, parse_scenario
+from xband.config import (default_scenario, default_scenario_text, describe, describe_keys,
+                          load_scenario, parse_scenario)
 from xband.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,16 @@ def test_empty_file_gives_the_defaults():
      ["[[targets]] #0 maneuver_accel_mps2", "weave", "amplitude"]),
     ("[[targets]]\n[[targets]]\nmaneuver = \"weave\"",
      ["[[targets]] #1 maneuver_accel_mps2", "amplitude"]),
+    # the name is the output files' stem; a gate probability of 1 is an unbounded gate
+    ("[scenario]\nname = \"../../etc/x\"", ["[scenario] name", "path separator"]),
+    ("[scenario]\nname = \"a\\u0000b\"", ["[scenario] name", "printable"]),
+    ("[scenario]\nname = \"\"", ["[scenario] name", "1 to 100"]),
+    ("[scenario]\nname = \".hidden\"", ["[scenario] name", "'.'"]),
+    ("[scenario]\nname = \"" + "n" * 101 + "\"", ["[scenario] name", "1 to 100"]),
+    ("[tracker]\ngate_probability = 1.0", ["[tracker] gate_probability", "< 1.0"]),
+    ("[[targets]]\nposition_m = [0.0, 0.0, 0.0]", ["[interceptor] position_m", "on its target"]),
+    ("[scenario]\nduration_s = 1979-05-27", ["[scenario] duration_s", "expected a number"]),
+    ("[interceptor]\nposition_m = [nan, 0.0, 0.0]", ["[interceptor] position_m", "finite"]),
 ])
 def test_bad_scenarios_name_the_key(text, words):
     with pytest.raises(ConfigError) as info:
@@ -140,3 +151,15 @@ def test_describe_lists_the_site_keys():
                 "lon_deg = (required)  (float in [-180.0, 360.0])",
                 "h_m = 0.0  (float in [-12000.0, 1000000.0])", "WGS-84 ellipsoid"):
         assert key in text, key
+
+
+def test_describe_keys_is_plain_data_with_exclusive_bounds():
+    import json
+
+    keys = describe_keys()
+    json.dumps(keys)
+    g = keys["tracker"]["gate_probability"]
+    assert g["min"] == 0.5 and not g["min_exclusive"] and g["max"] == 1.0 and g["max_exclusive"]
+    assert keys["guidance"]["law"]["choices"] == ["pp", "pn", "tpn", "apn", "ogl"]
+    assert keys["site"]["lat_deg"]["required"] and keys["targets"]["position_m"]["default"]
+    assert "[0.5, 1.0)" in describe()

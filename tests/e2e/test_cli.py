@@ -80,3 +80,28 @@ def test_bad_scenario_is_one_line_no_traceback(tmp_path, text, key):
 def test_missing_scenario_file(tmp_path):
     p = xband("run", str(tmp_path / "none.toml"))
     assert p.returncode == 2 and "none.toml" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_scenario_checks_a_file_and_describes_in_json(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text("[guidance]\nnav_ratio = 3.0\n")
+    p = xband("scenario", str(f), "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["valid"] and doc["scenario"]["guidance"]["nav_ratio"] == 3.0
+    assert doc["scenario"]["tracker"]["gate_probability"] == 0.9999     # defaults filled in
+    p = xband("scenario", str(f))
+    assert p.returncode == 0 and "valid scenario" in p.stdout and "nav_ratio = 3.0" in p.stdout
+    doc = json.loads(xband("scenario", "--describe", "--json").stdout)
+    assert doc["tables"]["rates"]["radar_hz"]["min_exclusive"]
+    f.write_text("[guidance]\nnav_ratio = 0.0\n")
+    p = xband("scenario", str(f), "--json")
+    assert p.returncode == 2 and p.stdout == "" and "[guidance] nav_ratio" in p.stderr
+
+
+def test_scenario_name_cannot_write_outside_the_output_folder(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('[scenario]\nname = "../escaped"\n')
+    p = xband("run", str(f), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert p.returncode == 2 and "[scenario] name" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "escaped.png").exists() and not (tmp_path / "escaped.xrec").exists()
