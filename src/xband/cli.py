@@ -193,6 +193,11 @@ def _scenario(args) -> int:
         print(default_scenario_text(), end="\n")
         return 0
     sc = load_scenario(args.scenario) if args.scenario else default_scenario()
+    from .pipeline import _trajectory
+
+    for i, tgt in enumerate(sc.targets):         # trajectory files are read and checked too
+        if tgt.trajectory:
+            _trajectory(i, tgt, sc.source)
     if args.json:
         print_json({"source": sc.source, "valid": True, "scenario": sc.to_dict()})
         return 0

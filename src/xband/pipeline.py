@@ -132,7 +132,8 @@ class _TargetTruth:
     the plant at every scan."""
 
     def __init__(self, sc: Scenario):
-        self.traj = {i: _trajectory(i, t) for i, t in enumerate(sc.targets) if t.trajectory}
+        self.traj = {i: _trajectory(i, t, sc.source) for i, t in enumerate(sc.targets)
+                     if t.trajectory}
         self.p = np.array([t.position_m for t in sc.targets], float)
         self.v = np.array([t.velocity_mps for t in sc.targets], float)
         for i, tj in self.traj.items():
@@ -175,8 +176,9 @@ def weave_state(p0, v0, w, t: float):
     return p, v, A * np.sin(om * tau + ph)
 
 
-def _trajectory(i: int, tgt):
-    """The Trajectory of target i, checked to cover t = 0."""
+def _trajectory(i: int, tgt, source: str = "<scenario>"):
+    """The Trajectory of target i, checked to cover t = 0; errors name the scenario
+    ``source``, the target and the key."""
     from .errors import ConfigError, InputError
     from .io.adsb import Trajectory, read_truth
 
@@ -185,9 +187,9 @@ def _trajectory(i: int, tgt):
         tid = tgt.trajectory_id or (table.ids()[0] if len(table) else 0)
         tj = Trajectory.from_truth(table, tid, max_gap_s=tgt.max_gap_s)
     except (InputError, OSError) as exc:
-        raise ConfigError(f"[[targets]] #{i} trajectory: {exc}") from None
+        raise ConfigError(f"{source}: [[targets]] #{i} trajectory: {exc}") from None
     if not np.all(np.isfinite(tj.position_velocity(0.0)[0])):
-        raise ConfigError(f"[[targets]] #{i} trajectory: {tgt.trajectory} (target_id {tid}) "
+        raise ConfigError(f"{source}: [[targets]] #{i} trajectory: {tgt.trajectory} (target_id {tid}) "
                           f"does not cover t = 0 (it spans {tj.t0:g} … {tj.t1:g} s)")
     return tj
 

@@ -211,6 +211,14 @@ def read_adsb(path, site: Site, *, epoch=None, altitude: str = "auto",
     (default: the earliest kept sample). ``altitude``: ``"auto"``, ``"geo"`` or ``"baro"``.
     Raises InputError naming the file (and column) when the header is not one of the two
     column sets, or the chosen altitude column is absent."""
+    try:
+        return _read_adsb(path, site, epoch, altitude, allow_unknown)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (an ADS-B state-vector CSV was "
+                         f"expected)") from None
+
+
+def _read_adsb(path, site, epoch, altitude, allow_unknown) -> AdsbImport:
     path = Path(path)
     if altitude not in ("auto", "geo", "baro"):
         raise InputError(f"altitude: expected 'auto', 'geo' or 'baro', got {altitude!r}")

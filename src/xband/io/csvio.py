@@ -47,12 +47,17 @@ def table_reader(path, required: list[str]):
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with f:
         rd = csv.DictReader(f)
-        cols = rd.fieldnames or []
-        missing = [c for c in required if c not in cols]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
-                             f"(expected {','.join(required)})")
-        yield rd, cols
+        try:
+            cols = rd.fieldnames or []
+            missing = [c for c in required if c not in cols]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
+                                 f"(expected {','.join(required)})")
+            yield rd, cols
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text (a CSV table was expected)") from None
+        except csv.Error as exc:       # the record that failed starts on the next line
+            raise InputError(f"{path}:{rd.line_num + 1}: malformed CSV: {exc}") from None
 
 
 def read_detections(path, default_sigma=None) -> list[Detections]:
