@@ -201,15 +201,18 @@ def _scenario(args) -> int:
     if args.json:
         print_json({"source": sc.source, "valid": True, "scenario": sc.to_dict()})
         return 0
-    print(f"{sc.source}: valid scenario '{sc.scenario.name}' "
-          f"({len(sc.targets)} target{'s' if len(sc.targets) != 1 else ''}, seed "
-          f"{sc.scenario.seed}); every key, defaults filled in:")
+    # Valid TOML: the file with every default filled in, itself a scenario file.
+    print(f"# {sc.source}: valid scenario '{sc.scenario.name}' ({len(sc.targets)} "
+          f"target{'s' if len(sc.targets) != 1 else ''}, seed {sc.scenario.seed}); "
+          f"every key, defaults filled in")
     for table, values in sc.to_dict().items():
         rows = values if isinstance(values, list) else [values]
         for row in rows:
-            print(f"[[{table}]]" if isinstance(values, list) else f"[{table}]")
+            print(f"\n[[{table}]]" if isinstance(values, list) else f"\n[{table}]")
             for k, v in row.items():
-                print(f"  {k} = {v!r}")
+                if k == "trajectory" and v:      # absolute: the output may be saved anywhere
+                    v = str(Path(v).resolve())
+                print(f"{k} = {json.dumps(v, ensure_ascii=False)}")
     return 0
 
 

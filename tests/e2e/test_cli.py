@@ -92,6 +92,20 @@ def test_scenario_checks_a_file_and_describes_in_json(tmp_path):
     assert doc["scenario"]["tracker"]["gate_probability"] == 0.9999     # defaults filled in
     p = xband("scenario", str(f))
     assert p.returncode == 0 and "valid scenario" in p.stdout and "nav_ratio = 3.0" in p.stdout
+    full = tmp_path / "sub" / "full.toml"               # the text is itself a scenario file
+    full.parent.mkdir()
+    full.write_text(p.stdout)
+    from xband.config import load_scenario
+
+    assert load_scenario(full).to_dict() == load_scenario(f).to_dict()
+    flights = xband("scenario", str(ROOT / "examples" / "real_flights.toml")).stdout
+    full.write_text(flights)                 # trajectory paths still resolve from elsewhere
+    got, want = (load_scenario(p).to_dict()
+                 for p in (full, ROOT / "examples" / "real_flights.toml"))
+    assert [Path(t["trajectory"]).resolve() for t in got["targets"]] == \
+        [Path(t["trajectory"]).resolve() for t in want["targets"]]
+    got["targets"] = want["targets"] = None
+    assert got == want
     doc = json.loads(xband("scenario", "--describe", "--json").stdout)
     assert doc["tables"]["rates"]["radar_hz"]["min_exclusive"]
     f.write_text("[guidance]\nnav_ratio = 0.0\n")
