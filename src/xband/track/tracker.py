@@ -44,7 +44,7 @@ computes the same steps with one kernel call per stage.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import gammaincinv   # not scipy.stats: its import costs ~1 s per process
 
 from .. import _kernels
 from ..config import Tracker as TrackerConfig
@@ -111,7 +111,10 @@ class Tracker:
         self.t = None
         self._next_id = 1
         self._window = (1 << cfg.confirm_n) - 1
-        self._gates = chi2.ppf(cfg.gate_probability, np.arange(5))   # χ² gate by dof
+        # χ² gate by dof: chi2.ppf(P, dof) = 2·gammaincinv(dof/2, P), as scipy.stats
+        # computes it (the same bits); dof 0 has no gate
+        self._gates = 2 * gammaincinv(np.arange(5) / 2, cfg.gate_probability)
+        self._gates[0] = np.nan
         self.stats = {"scans": 0, "initiated": 0, "confirmed": 0, "deleted": 0,
                       "rejected_nonfinite": 0, "updates": 0, "skipped_updates": 0,
                       "jpda_fallbacks": 0}
