@@ -80,7 +80,8 @@ def _epoch_s(ts):
     ts = pd.to_datetime(ts)
     if getattr(ts.dt, "tz", None) is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)).astype("int64")
+    ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")      # floor to whole seconds
+    return pd.Series(ns // 1_000_000_000, index=ts.index, dtype="int64")
 
 
 def smooth_positions(t, lat, lon, h, gs, track, vz, half_window_s=HALF_WINDOW_S):
