@@ -184,6 +184,20 @@ def _merge(parts: list, n: int) -> dict:
     return res
 
 
+def _process_context():
+    """Worker processes that do not inherit this process's threads: ``fork`` of a
+    multi-threaded parent (FFTW, BLAS, a progress thread) can deadlock the child, and
+    Python 3.12+ warns about it. POSIX: a fork server that has imported this module once
+    (workers start in milliseconds); elsewhere ``spawn``."""
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return mp.get_context("spawn")
+
+
 def run_local(c: Campaign, jobs: int | None = None, progress: Progress | None = None) -> dict:
     """The campaign on this machine: ``jobs`` processes (default: every core; 1 = in this
     process)."""
@@ -198,7 +212,8 @@ def run_local(c: Campaign, jobs: int | None = None, progress: Progress | None = 
         return _merge(parts, c.runs)
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as ex:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
+                             mp_context=_process_context()) as ex:
         futs = {ex.submit(fly_chunk, c, a, b): b - a for a, b in chunks}
         for f in as_completed(futs):
             parts.append(f.result())
