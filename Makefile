@@ -11,6 +11,8 @@ TEST_WORKERS ?= auto
 PYTEST_FLAGS ?= -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: demo test bench bench-short build clean dist dist-check help
+# Every target installs into the one .venv and builds in the one tree: never two at once.
+.NOTPARALLEL:
 
 help:
 	@echo "make demo   - build xband in .venv and run the default simulated engagement"

@@ -62,7 +62,14 @@ if platform.machine().lower() in ("x86_64", "amd64"):
 # Both steps run on every core (XBAND_BUILD_JOBS=N caps them): Cython's translation in a
 # process pool, the C compiles in build_ext's threads. The 20 modules build about twice as
 # fast on a 2-core machine as one at a time.
-JOBS = max(1, int(os.environ.get("XBAND_BUILD_JOBS") or os.cpu_count() or 1))
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))          # the CPUs this process may use
+    except AttributeError:                           # not Linux
+        return os.cpu_count() or 1
+
+
+JOBS = max(1, int(os.environ.get("XBAND_BUILD_JOBS") or _cores()))
 
 
 class build_ext(_build_ext):
@@ -72,10 +79,14 @@ class build_ext(_build_ext):
             self.parallel = JOBS
 
 
-setup(
-    cmdclass={"build_ext": build_ext},
-    ext_modules=cythonize(
-        extensions, compiler_directives=DIRECTIVES, include_path=["ext"], quiet=True,
-        nthreads=JOBS if JOBS > 1 else 0,
-    ),
-)
+# Guarded: Cython's process pool re-imports this file in its workers where processes
+# are not forked (macOS, Python 3.14's fork server); pip and `python setup.py` both run
+# it as __main__.
+if __name__ == "__main__":
+    setup(
+        cmdclass={"build_ext": build_ext},
+        ext_modules=cythonize(
+            extensions, compiler_directives=DIRECTIVES, include_path=["ext"], quiet=True,
+            nthreads=JOBS if JOBS > 1 else 0,
+        ),
+    )

@@ -222,7 +222,7 @@ class Scenario:
         return out
 
 
-def _check_value(src: str, where: str, f, value: Any) -> Any:
+def _check_value(src: str, where: str, f, value: Any, recorded: bool = False) -> Any:
     m = f.metadata
     kind, key = m["kind"], f"{src}: {where} {f.name}"
     if kind is VEC3:
@@ -266,13 +266,13 @@ def _check_value(src: str, where: str, f, value: Any) -> Any:
     if lo is not None and (value < lo or (m["lo_open"] and value == lo)):
         rel = ">" if m["lo_open"] else ">="
         raise ConfigError(f"{key}: must be {rel} {lo}, got {value!r}")
-    if hi is not None and (value > hi or (m["hi_open"] and value == hi)):
+    if hi is not None and (value > hi or (m["hi_open"] and value == hi and not recorded)):
         rel = "<" if m["hi_open"] else "<="
         raise ConfigError(f"{key}: must be {rel} {hi}, got {value!r}")
     return value
 
 
-def _build(cls, table: Any, src: str, where: str):
+def _build(cls, table: Any, src: str, where: str, recorded: bool = False):
     if not isinstance(table, dict):
         raise ConfigError(f"{src}: {where} must be a table, got {type(table).__name__}")
     known = {f.name: f for f in fields(cls)}
@@ -283,15 +283,15 @@ def _build(cls, table: Any, src: str, where: str):
     kw = {}
     for name, f in known.items():
         if name in table:
-            kw[name] = _check_value(src, where, f, table[name])
+            kw[name] = _check_value(src, where, f, table[name], recorded)
     return cls(**kw)
 
 
 def _check_name(name: str, src: str) -> None:
     """The name is the stem of the PNG and recording files: keep it one plain file name."""
     why = None
-    if not name or len(name) > 100:
-        why = "must be 1 to 100 characters"
+    if not name or len(name) > 100 or len(name.encode("utf-8")) > 200:
+        why = "must be 1 to 100 characters (at most 200 bytes in UTF-8)"
     elif not name.isprintable():
         why = "must be printable characters only"
     elif "/" in name or "\\" in name:
@@ -303,8 +303,9 @@ def _check_name(name: str, src: str) -> None:
                           f"got {name[:40]!r}{'…' if len(name) > 40 else ''}")
 
 
-def _cross_checks(sc: Scenario, src: str) -> None:
-    _check_name(sc.scenario.name, src)
+def _cross_checks(sc: Scenario, src: str, recorded: bool = False) -> None:
+    if not recorded:
+        _check_name(sc.scenario.name, src)
     r = sc.rates
     for key in ("radar_hz", "guidance_hz"):
         ratio = r.plant_hz / getattr(r, key)
@@ -329,7 +330,7 @@ def _cross_checks(sc: Scenario, src: str) -> None:
         raise ConfigError(f"{src}: [interceptor] target: index {sc.interceptor.target} but "
                           f"only {len(sc.targets)} [[targets]] defined")
     tg = sc.targets[sc.interceptor.target]
-    if not tg.trajectory and list(tg.position_m) == list(sc.interceptor.position_m):
+    if not recorded and not tg.trajectory and list(tg.position_m) == list(sc.interceptor.position_m):
         raise ConfigError(f"{src}: [interceptor] position_m: the interceptor starts on its "
                           f"target ([[targets]] #{sc.interceptor.target}), got "
                           f"{list(sc.interceptor.position_m)!r}")
@@ -367,8 +368,13 @@ def site_from_toml(text: str, source: str = "<string>"):
     return _build_site(doc["site"], source).to_site()
 
 
-def parse_scenario(text: str, source: str = "<string>") -> Scenario:
-    """Parse and validate scenario TOML ``text``; ``source`` names it in errors."""
+def parse_scenario(text: str, source: str = "<string>", *, recorded: bool = False) -> Scenario:
+    """Parse and validate scenario TOML ``text``; ``source`` names it in errors.
+
+    ``recorded``: the text comes from a recording's header (``xband replay``), written by an
+    earlier xband whose checks were looser: the checks added since for running a scenario
+    (the name as a file stem, the interceptor not on its target, gate_probability < 1)
+    are not applied, so that old recordings still replay."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -378,18 +384,19 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         if key not in allowed:
             raise ConfigError(f"{source}: [{key}]: unknown table (expected one of: "
                               f"{', '.join(allowed)})")
-    kw = {name: _build(cls, doc.get(name, {}), source, f"[{name}]")
+    kw = {name: _build(cls, doc.get(name, {}), source, f"[{name}]", recorded)
           for name, cls in _SECTIONS.items()}
     targets = doc.get("targets", [{}])
     if not isinstance(targets, list) or not targets:
         raise ConfigError(f"{source}: [[targets]]: expected at least one [[targets]] table")
-    kw["targets"] = tuple(_resolve_trajectory(_build(Target, t, source, f"[[targets]] #{i}"),
+    kw["targets"] = tuple(_resolve_trajectory(_build(Target, t, source, f"[[targets]] #{i}",
+                                                     recorded),
                                               source)
                           for i, t in enumerate(targets))
     if "site" in doc:
         kw["site"] = _build_site(doc["site"], source)
     sc = Scenario(**kw, source=source, text=text)
-    _cross_checks(sc, source)
+    _cross_checks(sc, source, recorded)
     return sc
 
 

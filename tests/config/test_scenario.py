@@ -163,3 +163,22 @@ def test_describe_keys_is_plain_data_with_exclusive_bounds():
     assert keys["guidance"]["law"]["choices"] == ["pp", "pn", "tpn", "apn", "ogl"]
     assert keys["site"]["lat_deg"]["required"] and keys["targets"]["position_m"]["default"]
     assert "[0.5, 1.0)" in describe()
+
+
+def test_recorded_headers_skip_the_checks_added_for_running():
+    """A recording's header written by an earlier xband still replays: its name need not
+    be a file stem and its gate may be 1 (replay names no file after the scenario)."""
+    text = ('[scenario]\nname = "a/b"\n[tracker]\ngate_probability = 1.0\n'
+            '[[targets]]\nposition_m = [0.0, 0.0, 0.0]\n')
+    with pytest.raises(ConfigError):
+        parse_scenario(text, "rec header")
+    sc = parse_scenario(text, "rec header", recorded=True)
+    assert sc.scenario.name == "a/b" and sc.tracker.gate_probability == 1.0
+    with pytest.raises(ConfigError, match="nav_ratio"):        # the old checks still hold
+        parse_scenario("[guidance]\nnav_ratio = -1.0\n", "rec header", recorded=True)
+
+
+def test_name_is_bounded_in_bytes_too():
+    with pytest.raises(ConfigError, match="200 bytes"):
+        parse_scenario('[scenario]\nname = "' + "\U0001F680" * 70 + '"\n', "bad.toml")
+    assert parse_scenario('[scenario]\nname = "Radar Ölüdeniz 2"\n').scenario.name

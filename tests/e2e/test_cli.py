@@ -119,3 +119,15 @@ def test_scenario_name_cannot_write_outside_the_output_folder(tmp_path):
     p = xband("run", str(f), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert p.returncode == 2 and "[scenario] name" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "escaped.png").exists() and not (tmp_path / "escaped.xrec").exists()
+
+
+def test_the_demo_never_imports_scipy_stats_or_signal(tmp_path):
+    """Each costs about a second per process; the chain and the tracker need neither."""
+    code = ("import sys; from xband.cli import main; "
+            "rc = main(['demo', '--no-record', '--no-plot', '--json']); "
+            "print(sorted(m for m in ('scipy.stats', 'scipy.signal') if m in sys.modules), "
+            "file=sys.stderr); sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip().splitlines()[-1] == "[]"

@@ -130,3 +130,20 @@ def test_montecarlo_cli(capsys, tmp_path):
     assert lines[0].startswith("run,status,miss_m,t_closest_s") and len(lines) == 41
     assert Path(doc["outputs"]["plot"]).stat().st_size > 10_000
     assert "runs" in err                     # the progress bar
+
+
+def test_workers_run_on_the_parents_backend_and_settings(monkeypatch):
+    """Fork-server workers would otherwise take the server's backend and XBAND_* values."""
+    import os
+
+    from xband import _kernels
+
+    before = _kernels.backend()
+    try:
+        _kernels.set_backend("reference")
+        monkeypatch.setenv("XBAND_ISA", "baseline")
+        with mc._pool(1) as ex:
+            assert ex.submit(_kernels.backend).result() == "reference"
+            assert ex.submit(os.getenv, "XBAND_ISA").result() == "baseline"
+    finally:
+        _kernels.set_backend(before)

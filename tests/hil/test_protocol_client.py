@@ -678,12 +678,6 @@ def _pursuit(state: dict) -> dict:
                                    "saturated": bool(sat)}]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _scenario(tmp_path: Path) -> Path:
     """The default engagement made cheap for a test: truth measurement model, 20 Hz
     guidance (about 280 events instead of 1 400)."""
@@ -734,20 +728,24 @@ def emulators(tmp_path):
     scenario = _scenario(tmp_path)
 
     def start(*extra, pty: bool = False):
-        port = _free_port()
-        where = ["--pty"] if pty else ["--listen", f"127.0.0.1:{port}"]
+        # --listen on port 0: the emulator binds a free port itself and prints it (no race
+        # between picking a port here and binding it there)
+        where = ["--pty"] if pty else ["--listen", "127.0.0.1:0"]
         proc = subprocess.Popen([sys.executable, "-m", "xband.hil.emulator", *where,
                                  "--speed", "0", "--scenario", str(scenario), *extra],
-                                stdout=subprocess.PIPE if pty else subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(proc)
 
         def connect():
-            if pty:      # the emulator prints {"port": "/dev/pts/N", ...} once it serves
-                line = proc.stdout.readline()
-                if not line:
-                    pytest.fail(f"emulator: no pty ({proc.stderr.read().decode()[-2000:]})")
-                return PtyStream(json.loads(line)["port"])
+            # the emulator prints {"port": "/dev/pts/N" or null, "link": URL, ...} once it
+            # serves
+            line = proc.stdout.readline()
+            if not line:
+                pytest.fail(f"emulator: not serving ({proc.stderr.read().decode()[-2000:]})")
+            info = json.loads(line)
+            if pty:
+                return PtyStream(info["port"])
+            port = int(info["link"].rpartition(":")[2])
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and proc.poll() is None:
                 try:

@@ -49,7 +49,8 @@ def _scenario(args, h):
     if args.scenario:
         return load_scenario(args.scenario), args.scenario
     if h.get("scenario_toml") is not None:
-        return parse_scenario(h["scenario_toml"], f"{args.recording} header"), "recorded"
+        return (parse_scenario(h["scenario_toml"], f"{args.recording} header", recorded=True),
+                "recorded")
     raise RecordingError(f"{args.recording}: header holds no scenario; pass --scenario")
 
 

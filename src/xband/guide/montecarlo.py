@@ -198,9 +198,33 @@ def _process_context():
     return mp.get_context("spawn")
 
 
+def _worker_init(env: dict, backend: str) -> None:
+    """A worker runs as its parent does: the parent's XBAND_* settings and kernel backend
+    (a fork-server child inherits the server's, not the parent's)."""
+    for k in [k for k in os.environ if k.startswith("XBAND_") and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
+    from .. import _kernels
+
+    _kernels.set_backend(backend)
+
+
+def _pool(workers: int):
+    """A process pool whose workers run as this process does (``_worker_init``)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .. import _kernels
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("XBAND_")}
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(),
+                               initializer=_worker_init, initargs=(env, _kernels.backend()))
+
+
 def run_local(c: Campaign, jobs: int | None = None, progress: Progress | None = None) -> dict:
     """The campaign on this machine: ``jobs`` processes (default: every core; 1 = in this
-    process)."""
+    process). The workers start from a fork server (``spawn`` off POSIX) with this
+    process's kernel backend and XBAND_* settings; as with any such pool, a script that
+    calls this with ``jobs`` > 1 needs an ``if __name__ == "__main__":`` guard."""
     chunks = _chunks(c)
     jobs = jobs or os.cpu_count() or 1
     parts = []
@@ -210,10 +234,9 @@ def run_local(c: Campaign, jobs: int | None = None, progress: Progress | None = 
             if progress:
                 progress.update(b - a)
         return _merge(parts, c.runs)
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)),
-                             mp_context=_process_context()) as ex:
+    with _pool(min(jobs, len(chunks))) as ex:
         futs = {ex.submit(fly_chunk, c, a, b): b - a for a, b in chunks}
         for f in as_completed(futs):
             parts.append(f.result())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, optimize, special, stats
+from scipy import integrate, optimize, special   # scipy.stats only where used: ~1 s import
 
 from ..errors import ConfigError
 from .params import K_BOLTZMANN, RadarParams
@@ -95,6 +95,8 @@ def threshold(pfa: float, n: int = 1) -> float:
 
 def _pd_steady(snr_lin, T, n):
     # Sum of n powers |s + w|² with |s|² = snr, E|w|² = 1: 2·sum ~ χ'²(2n, 2n·snr)
+    from scipy import stats
+
     return stats.ncx2.sf(2.0 * T, 2 * n, 2.0 * n * np.asarray(snr_lin, float))
 
 
@@ -111,6 +113,8 @@ def pd_exact(snr_lin, pfa: float, n: int = 1, swerling: int = 0):
     if swerling == 2:                       # each pulse exponential with mean 1 + snr
         return special.gammaincc(n, T / (1.0 + s))
     if swerling in (1, 3):
+        from scipy import stats
+
         k = 1.0 if swerling == 1 else 2.0   # χ² with 2k dof, unit mean: Gamma(k, 1/k)
 
         def one(si):
